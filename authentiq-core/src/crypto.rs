@@ -1,0 +1,166 @@
+//! The few cryptographic primitives the core needs, all from one backend (aws-lc-rs).
+//!
+//! Cookie encryption is written here on top of aws-lc-rs's AES-256-GCM rather than taken from
+//! the `cookie` crate's `private` feature, because that feature pulls in a second crypto stack
+//! (RustCrypto's aes-gcm, hmac, sha2). One backend keeps builds lean and audits simple.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::{digest, hkdf, hmac, rand};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// base64url without padding, as JOSE and PKCE use it.
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding; tolerates trailing `=` some encoders add.
+pub(crate) fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
+}
+
+/// `n` random bytes from the system generator, base64url encoded.
+pub(crate) fn random_token(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    // The system RNG failing is not recoverable and not caused by input.
+    rand::fill(&mut buf).expect("system random number generator failed");
+    b64url(&buf)
+}
+
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> digest::Digest {
+    digest::digest(&digest::SHA256, data)
+}
+
+/// Constant-time equality for secrets of public length (state, nonce, hashes).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// HMAC-SHA256 verification with the client secret (Authentiq's default ID Token signature).
+pub(crate) fn hmac_sha256_verify(secret: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    hmac::verify(&key, message, tag).is_ok()
+}
+
+/// Derives a 32-byte purpose-specific key from the application's master key (HKDF-SHA256), so
+/// the session, flow and device cookies never share a key and one can't be replayed as another.
+fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
+    struct Len32;
+    impl hkdf::KeyType for Len32 {
+        fn len(&self) -> usize {
+            32
+        }
+    }
+    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"authentiq-rs cookie keys v1");
+    let prk = salt.extract(master);
+    let info = [purpose.as_bytes()];
+    let okm = prk
+        .expand(&info, Len32)
+        .expect("HKDF output of 32 bytes is always valid");
+    let mut out = [0u8; 32];
+    okm.fill(&mut out)
+        .expect("HKDF output of 32 bytes is always valid");
+    out
+}
+
+/// Authenticated encryption of cookie values: AES-256-GCM with a random 96-bit nonce, the
+/// cookie's name as associated data, and base64url output: `nonce || ciphertext || tag`.
+pub(crate) struct CookieCipher {
+    keys: Vec<RandomizedNonceKey>,
+}
+
+impl CookieCipher {
+    /// One cipher for `purpose`, from the current master key followed by older keys that are
+    /// still accepted for decryption (key rotation).
+    pub(crate) fn new(masters: &[Vec<u8>], purpose: &str) -> Self {
+        let keys = masters
+            .iter()
+            .map(|m| {
+                let k = derive_key(m, purpose);
+                RandomizedNonceKey::new(&AES_256_GCM, &k).expect("32-byte AES-256 key")
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// Encrypts `plain` bound to `name`.
+    pub(crate) fn seal(&self, name: &str, plain: &[u8]) -> String {
+        let mut buf = plain.to_vec();
+        let nonce = self.keys[0]
+            .seal_in_place_append_tag(Aad::from(name.as_bytes()), &mut buf)
+            .expect("AES-GCM sealing of a cookie-sized value cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&buf);
+        b64url(&out)
+    }
+
+    /// Decrypts a value sealed for `name`; `None` for anything tampered, truncated, sealed for
+    /// another cookie, or sealed with a key no longer configured.
+    pub(crate) fn open(&self, name: &str, sealed: &str) -> Option<Vec<u8>> {
+        if sealed.len() > 8192 {
+            return None;
+        }
+        let raw = b64url_decode(sealed)?;
+        if raw.len() < NONCE_LEN + 16 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(NONCE_LEN);
+        for key in &self.keys {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut buf = ct.to_vec();
+            if let Ok(plain) = key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut buf) {
+                let n = plain.len();
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cookie_cipher_round_trip_and_binding() {
+        let c = CookieCipher::new(&[vec![7u8; 64]], "session");
+        let sealed = c.seal("a", b"hello");
+        assert_eq!(c.open("a", &sealed).unwrap(), b"hello");
+        // Bound to the cookie name.
+        assert!(c.open("b", &sealed).is_none());
+        // Bound to the purpose.
+        let other = CookieCipher::new(&[vec![7u8; 64]], "flow");
+        assert!(other.open("a", &sealed).is_none());
+        // Any flipped character fails.
+        let mut bytes = sealed.clone().into_bytes();
+        let i = bytes.len() / 2;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        assert!(c.open("a", &String::from_utf8(bytes).unwrap()).is_none());
+        assert!(c.open("a", "").is_none());
+        assert!(c.open("a", "!!!not base64!!!").is_none());
+    }
+
+    #[test]
+    fn rotated_key_still_opens() {
+        let old = CookieCipher::new(&[vec![1u8; 64]], "session");
+        let sealed = old.seal("s", b"v");
+        let rotated = CookieCipher::new(&[vec![2u8; 64], vec![1u8; 64]], "session");
+        assert_eq!(rotated.open("s", &sealed).unwrap(), b"v");
+        let dropped = CookieCipher::new(&[vec![2u8; 64]], "session");
+        assert!(dropped.open("s", &sealed).is_none());
+    }
+
+    #[test]
+    fn ct_eq_works() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

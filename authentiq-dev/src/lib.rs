@@ -1,0 +1,1 @@
+//! The development OpenID Provider (in progress).
