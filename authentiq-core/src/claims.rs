@@ -41,13 +41,21 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether the provider verified (signed) the email address.
-    #[serde(default, deserialize_with = "lenient_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_verified: Option<bool>,
     /// Phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// Whether the provider verified (signed) the phone number.
-    #[serde(default, deserialize_with = "lenient_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub phone_number_verified: Option<bool>,
     /// Authentiq's phone type, e.g. `mobile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +70,11 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     /// Authentiq's `aq:location`.
-    #[serde(rename = "aq:location", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "aq:location",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub location: Option<Location>,
     /// Every other claim (`aq:social:*`, `auth_time`, `acr`, `amr`, your own...).
     #[serde(flatten)]
@@ -162,7 +174,10 @@ impl Claims {
 
     /// The granted scopes as a list.
     pub fn granted_scopes(&self) -> Vec<&str> {
-        self.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default()
+        self.scope
+            .as_deref()
+            .map(|s| s.split_whitespace().collect())
+            .unwrap_or_default()
     }
 
     /// A display name: `name`, else given and family name, else the email, else `sub`.
@@ -184,8 +199,24 @@ impl Claims {
 /// Claims that describe the token rather than the person: dropped from sessions and from the
 /// claims an app sees, except `iss`, `sub`, `sid` and `scope`.
 pub(crate) const PROTOCOL_CLAIMS: &[&str] = &[
-    "aud", "exp", "iat", "nbf", "jti", "nonce", "azp", "at_hash", "c_hash", "s_hash", "auth_time",
-    "acr", "amr", "typ", "events", "_claim_names", "_claim_sources", "session_state",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "auth_time",
+    "acr",
+    "amr",
+    "typ",
+    "events",
+    "_claim_names",
+    "_claim_sources",
+    "session_state",
 ];
 
 #[cfg(test)]
@@ -209,7 +240,10 @@ mod tests {
         assert_eq!(c.email_verified, Some(true));
         assert_eq!(c.verified_phone(), Some("+1"));
         assert_eq!(c.address.unwrap().region.as_deref(), Some("NH"));
-        assert_eq!(c.location.unwrap().address.unwrap().locality.as_deref(), Some("Amsterdam"));
+        assert_eq!(
+            c.location.unwrap().address.unwrap().locality.as_deref(),
+            Some("Amsterdam")
+        );
         assert!(c.extra.contains_key("aq:social:twitter"));
     }
 
@@ -218,14 +252,29 @@ mod tests {
         let base = json!({"iss": "i", "sub": "s", "email": "a@b.c"});
         let mut v = base.clone();
         v["email_verified"] = json!(false);
-        assert_eq!(serde_json::from_value::<Claims>(v).unwrap().verified_email(), None);
+        assert_eq!(
+            serde_json::from_value::<Claims>(v)
+                .unwrap()
+                .verified_email(),
+            None
+        );
         let mut v = base.clone();
         v["email_verified"] = json!(true);
         v["scope"] = json!("openid phone");
-        assert_eq!(serde_json::from_value::<Claims>(v).unwrap().verified_email(), None);
+        assert_eq!(
+            serde_json::from_value::<Claims>(v)
+                .unwrap()
+                .verified_email(),
+            None
+        );
         let mut v = base;
         v["email_verified"] = json!(true);
         v["scope"] = json!("openid email");
-        assert_eq!(serde_json::from_value::<Claims>(v).unwrap().verified_email(), Some("a@b.c"));
+        assert_eq!(
+            serde_json::from_value::<Claims>(v)
+                .unwrap()
+                .verified_email(),
+            Some("a@b.c")
+        );
     }
 }

@@ -27,7 +27,9 @@ impl std::str::FromStr for ClientAuthMethod {
         match s {
             "client_secret_basic" => Ok(Self::ClientSecretBasic),
             "client_secret_post" => Ok(Self::ClientSecretPost),
-            other => Err(format!("`{other}` is not client_secret_basic or client_secret_post")),
+            other => Err(format!(
+                "`{other}` is not client_secret_basic or client_secret_post"
+            )),
         }
     }
 }
@@ -227,7 +229,10 @@ pub fn decode_session_key(text: &str) -> Result<Vec<u8>, String> {
         .or_else(|_| URL_SAFE_NO_PAD.decode(t))
         .map_err(|_| "not base64".to_owned())?;
     if bytes.len() < 32 {
-        return Err(format!("{} bytes; at least 32 (64 recommended) are needed", bytes.len()));
+        return Err(format!(
+            "{} bytes; at least 32 (64 recommended) are needed",
+            bytes.len()
+        ));
     }
     Ok(bytes)
 }
@@ -312,13 +317,17 @@ impl ConfigBuilder {
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let issuer = var("AUTHENTIQ_ISSUER").ok_or(ConfigError::Missing("AUTHENTIQ_ISSUER"))?;
-        let client_id = var("AUTHENTIQ_CLIENT_ID").ok_or(ConfigError::Missing("AUTHENTIQ_CLIENT_ID"))?;
+        let client_id =
+            var("AUTHENTIQ_CLIENT_ID").ok_or(ConfigError::Missing("AUTHENTIQ_CLIENT_ID"))?;
         let mut b = Self::new(issuer, client_id);
         if let Some(s) = var("AUTHENTIQ_CLIENT_SECRET") {
             b = b.client_secret(s);
         }
         if let Some(s) = var("AUTHENTIQ_SCOPE") {
-            let scopes = Scopes::parse(&s).map_err(|reason| ConfigError::Invalid { name: "AUTHENTIQ_SCOPE", reason })?;
+            let scopes = Scopes::parse(&s).map_err(|reason| ConfigError::Invalid {
+                name: "AUTHENTIQ_SCOPE",
+                reason,
+            })?;
             b = b.scopes(scopes);
         }
         let public = match (var("APP_PUBLIC_URL"), var("APP_ADDR")) {
@@ -328,11 +337,17 @@ impl ConfigBuilder {
         };
         b = b.public_url(public);
         if let Some(k) = var("APP_SESSION_KEY") {
-            let key = decode_session_key(&k).map_err(|reason| ConfigError::Invalid { name: "APP_SESSION_KEY", reason })?;
+            let key = decode_session_key(&k).map_err(|reason| ConfigError::Invalid {
+                name: "APP_SESSION_KEY",
+                reason,
+            })?;
             b = b.session_key(key);
         }
         if let Some(m) = var("AUTHENTIQ_CLIENT_AUTH") {
-            let m = m.parse().map_err(|reason| ConfigError::Invalid { name: "AUTHENTIQ_CLIENT_AUTH", reason })?;
+            let m = m.parse().map_err(|reason| ConfigError::Invalid {
+                name: "AUTHENTIQ_CLIENT_AUTH",
+                reason,
+            })?;
             b = b.client_auth(m);
         }
         Ok(b)
@@ -425,7 +440,9 @@ impl ConfigBuilder {
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::Missing("client id"));
         }
-        let public = self.public_url.ok_or(ConfigError::Missing("public URL (APP_PUBLIC_URL)"))?;
+        let public = self
+            .public_url
+            .ok_or(ConfigError::Missing("public URL (APP_PUBLIC_URL)"))?;
         let mut public_url = Url::parse(&public).map_err(|e| ConfigError::InvalidUrl {
             what: "public URL",
             value: public.clone(),
@@ -445,10 +462,18 @@ impl ConfigBuilder {
         let scopes = match self.scopes {
             None => Scopes::default(),
             Some(Ok(s)) => s,
-            Some(Err(reason)) => return Err(ConfigError::Invalid { name: "scope", reason }),
+            Some(Err(reason)) => {
+                return Err(ConfigError::Invalid {
+                    name: "scope",
+                    reason,
+                });
+            }
         };
         if let Some(reason) = self.bad_key {
-            return Err(ConfigError::Invalid { name: "session key", reason });
+            return Err(ConfigError::Invalid {
+                name: "session key",
+                reason,
+            });
         }
         let mut session_keys = self.session_keys;
         if session_keys.is_empty() {
@@ -463,7 +488,9 @@ impl ConfigBuilder {
             session_keys.push(k);
         }
         if self.client_secret.is_empty() && self.alg_policy.hs256_from_token_endpoint {
-            tracing::info!("no client secret: HS256 ID Tokens cannot be verified and the token endpoint will be called without a secret");
+            tracing::info!(
+                "no client secret: HS256 ID Tokens cannot be verified and the token endpoint will be called without a secret"
+            );
         }
         for (name, path) in [
             ("login route", &self.routes.login),
@@ -518,7 +545,11 @@ impl ConfigBuilder {
 impl Config {
     /// The redirect URI: `<public_url><callback path>`.
     pub fn redirect_uri(&self) -> String {
-        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), self.routes.callback)
+        format!(
+            "{}{}",
+            self.public_url.as_str().trim_end_matches('/'),
+            self.routes.callback
+        )
     }
     /// Whether cookies are `Secure` with the `__Host-` prefix (the public URL is https).
     pub fn secure_cookies(&self) -> bool {
@@ -545,9 +576,18 @@ mod tests {
             secure_url("issuer", "http://connect.authentiq.io/"),
             Err(ConfigError::Insecure { .. })
         ));
-        assert!(matches!(secure_url("issuer", "http://10.0.0.1/"), Err(ConfigError::Insecure { .. })));
-        assert!(matches!(secure_url("issuer", "ftp://x/"), Err(ConfigError::InvalidUrl { .. })));
-        assert!(matches!(secure_url("issuer", "not a url"), Err(ConfigError::InvalidUrl { .. })));
+        assert!(matches!(
+            secure_url("issuer", "http://10.0.0.1/"),
+            Err(ConfigError::Insecure { .. })
+        ));
+        assert!(matches!(
+            secure_url("issuer", "ftp://x/"),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            secure_url("issuer", "not a url"),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
     }
 
     #[test]
@@ -564,12 +604,21 @@ mod tests {
             .public_url("https://app.example.com")
             .session_key(vec![1u8; 8])
             .into_config();
-        assert!(matches!(short, Err(ConfigError::Invalid { name: "session key", .. })));
+        assert!(matches!(
+            short,
+            Err(ConfigError::Invalid {
+                name: "session key",
+                ..
+            })
+        ));
         let bad_scope = ConfigBuilder::new("https://connect.authentiq.io/", "c")
             .public_url("https://app.example.com")
             .scope("name~s")
             .into_config();
-        assert!(matches!(bad_scope, Err(ConfigError::Invalid { name: "scope", .. })));
+        assert!(matches!(
+            bad_scope,
+            Err(ConfigError::Invalid { name: "scope", .. })
+        ));
         let insecure = ConfigBuilder::new("http://connect.authentiq.io/", "c")
             .public_url("https://app.example.com")
             .into_config();

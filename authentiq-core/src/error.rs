@@ -305,7 +305,8 @@ impl AuthError {
     /// The API form of this error: status, `WWW-Authenticate` when relevant, JSON body,
     /// `Cache-Control: no-store`.
     pub fn api_reply(&self) -> Reply {
-        let mut r = Reply::json(self.status(), &self.json_body()).header("cache-control", "no-store");
+        let mut r =
+            Reply::json(self.status(), &self.json_body()).header("cache-control", "no-store");
         if let Some(c) = self.www_authenticate() {
             r = r.header("www-authenticate", c);
         }

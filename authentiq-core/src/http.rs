@@ -297,7 +297,11 @@ mod tests {
 
     #[test]
     fn negotiation() {
-        let browser = req("GET", "/me", &[("accept", "text/html,application/xhtml+xml")]);
+        let browser = req(
+            "GET",
+            "/me",
+            &[("accept", "text/html,application/xhtml+xml")],
+        );
         assert_eq!(ClientKind::of(&browser), ClientKind::Browser);
         let api = req("GET", "/me", &[("accept", "application/json")]);
         assert_eq!(ClientKind::of(&api), ClientKind::Api);
@@ -306,7 +310,10 @@ mod tests {
         let xhr = req(
             "GET",
             "/me",
-            &[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")],
+            &[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest"),
+            ],
         );
         assert_eq!(ClientKind::of(&xhr), ClientKind::Api);
         let fetch = req(
@@ -317,7 +324,11 @@ mod tests {
         assert_eq!(ClientKind::of(&fetch), ClientKind::Api);
         let post = req("POST", "/me", &[("accept", "text/html")]);
         assert_eq!(ClientKind::of(&post), ClientKind::Api);
-        let q0 = req("GET", "/me", &[("accept", "text/html;q=0, application/json")]);
+        let q0 = req(
+            "GET",
+            "/me",
+            &[("accept", "text/html;q=0, application/json")],
+        );
         assert_eq!(ClientKind::of(&q0), ClientKind::Api);
     }
 
@@ -345,7 +356,10 @@ mod tests {
 
     #[test]
     fn escape() {
-        assert_eq!(html_escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+        assert_eq!(
+            html_escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
         assert!(matches!(html_escape("plain"), Cow::Borrowed(_)));
     }
 }

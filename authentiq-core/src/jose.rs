@@ -298,11 +298,13 @@ impl<'a> Jws<'a> {
             _ => return Err(TokenError::Malformed("not a compact JWS")),
         };
         let signing_input = &token[..h.len() + 1 + p.len()];
-        let header_bytes = b64url_decode(h).ok_or(TokenError::Malformed("header is not base64url"))?;
+        let header_bytes =
+            b64url_decode(h).ok_or(TokenError::Malformed("header is not base64url"))?;
         let header: RawHeader = serde_json::from_slice(&header_bytes)
             .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
         let payload = b64url_decode(p).ok_or(TokenError::Malformed("payload is not base64url"))?;
-        let signature = b64url_decode(s).ok_or(TokenError::Malformed("signature is not base64url"))?;
+        let signature =
+            b64url_decode(s).ok_or(TokenError::Malformed("signature is not base64url"))?;
 
         if header.jku.is_some() {
             return Err(TokenError::ForbiddenHeader("jku"));
@@ -324,9 +326,11 @@ impl<'a> Jws<'a> {
         let alg = if alg_name.eq_ignore_ascii_case("none") {
             None
         } else {
-            Some(Algorithm::from_name(&alg_name).ok_or_else(|| TokenError::AlgorithmNotAllowed {
-                alg: alg_name.clone(),
-                channel: "any channel",
+            Some(Algorithm::from_name(&alg_name).ok_or_else(|| {
+                TokenError::AlgorithmNotAllowed {
+                    alg: alg_name.clone(),
+                    channel: "any channel",
+                }
             })?)
         };
         let str_of = |v: Option<Value>| match v {
@@ -347,7 +351,11 @@ impl<'a> Jws<'a> {
 
     /// Applies the channel's algorithm policy; returns the algorithm to verify with, or `None`
     /// for an unsigned token that the policy explicitly allows.
-    pub(crate) fn check_policy(&self, policy: &AlgPolicy, channel: Channel) -> Result<Option<Algorithm>, TokenError> {
+    pub(crate) fn check_policy(
+        &self,
+        policy: &AlgPolicy,
+        channel: Channel,
+    ) -> Result<Option<Algorithm>, TokenError> {
         let not_allowed = || TokenError::AlgorithmNotAllowed {
             alg: self.alg_name.clone(),
             channel: channel.name(),
@@ -396,7 +404,9 @@ impl<'a> Jws<'a> {
         }
         let candidates = keys.candidates(alg, self.kid.as_deref());
         if candidates.is_empty() {
-            return Err(TokenError::NoMatchingKey { kid: self.kid.clone() });
+            return Err(TokenError::NoMatchingKey {
+                kid: self.kid.clone(),
+            });
         }
         if candidates
             .iter()
@@ -538,7 +548,11 @@ pub(crate) fn check_id_token_claims(
 
 /// `aud` is a string or an array that contains the client id; any other audience must be
 /// explicitly trusted.
-pub(crate) fn check_audience(claims: &Map<String, Value>, client_id: &str, trusted: &[String]) -> Result<(), TokenError> {
+pub(crate) fn check_audience(
+    claims: &Map<String, Value>,
+    client_id: &str,
+    trusted: &[String],
+) -> Result<(), TokenError> {
     let auds: Vec<&str> = match claims.get("aud") {
         Some(Value::String(a)) => vec![a.as_str()],
         Some(Value::Array(list)) if !list.is_empty() => {
@@ -553,7 +567,10 @@ pub(crate) fn check_audience(claims: &Map<String, Value>, client_id: &str, trust
     if !auds.contains(&client_id) {
         return Err(TokenError::Audience);
     }
-    if auds.iter().any(|a| *a != client_id && !trusted.iter().any(|t| t == a)) {
+    if auds
+        .iter()
+        .any(|a| *a != client_id && !trusted.iter().any(|t| t == a))
+    {
         return Err(TokenError::UntrustedAudience);
     }
     Ok(())

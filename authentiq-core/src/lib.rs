@@ -129,7 +129,9 @@ pub struct Authentiq {
 
 impl std::fmt::Debug for Authentiq {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authentiq").field("config", &self.inner.cfg).finish()
+        f.debug_struct("Authentiq")
+            .field("config", &self.inner.cfg)
+            .finish()
     }
 }
 
@@ -184,7 +186,10 @@ impl Authentiq {
     pub async fn check_session(&self, head: &impl RequestHead) -> SessionCheck {
         let name = &self.inner.names.session;
         let Some(value) = head.cookie(name) else {
-            return SessionCheck { state: SessionState::None, set_cookie: None };
+            return SessionCheck {
+                state: SessionState::None,
+                set_cookie: None,
+            };
         };
         let invalid = |why: &'static str| {
             tracing::info!(reason = why, "ignoring the session cookie");
@@ -206,7 +211,10 @@ impl Authentiq {
                 Ok(None) => return invalid("the session is unknown or has ended"),
                 Err(e) => {
                     tracing::error!(store = store.name(), "session store failed: {e}");
-                    return SessionCheck { state: SessionState::Failed(e.0), set_cookie: None };
+                    return SessionCheck {
+                        state: SessionState::Failed(e.0),
+                        set_cookie: None,
+                    };
                 }
             }
         } else {
@@ -232,7 +240,10 @@ impl Authentiq {
             Ok(true) => return invalid("the session was ended"),
             Err(e) => {
                 tracing::error!(store = store.name(), "session store failed: {e}");
-                return SessionCheck { state: SessionState::Failed(e.0), set_cookie: None };
+                return SessionCheck {
+                    state: SessionState::Failed(e.0),
+                    set_cookie: None,
+                };
             }
         }
         // Slide the idle timer at most every twentieth of the idle period.
@@ -240,12 +251,15 @@ impl Authentiq {
         let mut data = data;
         if now.saturating_sub(data.seen) >= (idle / 20).max(1) {
             data.seen = now;
-            match self.issue_session_cookie(&data).await {
+            match self.session_cookie(&data).await {
                 Ok(c) => set_cookie = Some(c),
                 Err(e) => tracing::warn!("could not refresh the session: {e}"),
             }
         }
-        SessionCheck { state: SessionState::Valid(Box::new(data)), set_cookie }
+        SessionCheck {
+            state: SessionState::Valid(Box::new(data)),
+            set_cookie,
+        }
     }
 
     /// Authenticates a request: a bearer ID Token when one is sent (and `credentials` allows
@@ -283,7 +297,9 @@ impl Authentiq {
                 }
                 let c = serde_json::from_value(Value::Object(claims)).map_err(|e| {
                     tracing::warn!("session claims do not fit the requested claims type: {e}");
-                    AuthError::SessionInvalid("the session claims do not fit this route's claims type")
+                    AuthError::SessionInvalid(
+                        "the session claims do not fit this route's claims type",
+                    )
                 })?;
                 Ok(Identity {
                     claims: c,
@@ -297,7 +313,10 @@ impl Authentiq {
 
     /// Validates a bearer ID Token (browser channel: asymmetric signature via the JWKS, no
     /// nonce to compare) and returns its identity.
-    pub async fn verify_bearer<C: DeserializeOwned>(&self, token: &str) -> Result<Identity<C>, AuthError> {
+    pub async fn verify_bearer<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Identity<C>, AuthError> {
         let max_age = self.inner.cfg.max_token_age.map(|d| d.as_secs());
         let claims = self
             .validate_id_token(token, Channel::Browser, None, None, max_age)
@@ -306,10 +325,21 @@ impl Authentiq {
                 tracing::info!(check = %e, "bearer token refused");
                 AuthError::InvalidToken(e)
             })?;
-        let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let c = serde_json::from_value(Value::Object(identity_claims(claims, None)))
-            .map_err(|_| AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type")))?;
-        Ok(Identity { claims: c, subject, source: Source::Bearer, session_id: None })
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let c =
+            serde_json::from_value(Value::Object(identity_claims(claims, None))).map_err(|_| {
+                AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
+            })?;
+        Ok(Identity {
+            claims: c,
+            subject,
+            source: Source::Bearer,
+            session_id: None,
+        })
     }
 
     /// Validates an ID Token per OpenID Connect Core 3.1.3.7 and the channel's algorithm
@@ -349,13 +379,20 @@ impl Authentiq {
     }
 
     /// Checks the signature under the channel's policy; returns the algorithm used.
-    pub(crate) async fn verify_signature(&self, jws: &Jws<'_>, channel: Channel) -> Result<Option<Algorithm>, TokenError> {
+    pub(crate) async fn verify_signature(
+        &self,
+        jws: &Jws<'_>,
+        channel: Channel,
+    ) -> Result<Option<Algorithm>, TokenError> {
         match jws.check_policy(&self.inner.cfg.alg_policy, channel)? {
             None => Ok(None),
             Some(Algorithm::HS256) => {
                 let secret = self.inner.cfg.client_secret.as_bytes();
                 if secret.is_empty() {
-                    return Err(TokenError::AlgorithmNotAllowed { alg: "HS256".into(), channel: "a client without secret" });
+                    return Err(TokenError::AlgorithmNotAllowed {
+                        alg: "HS256".into(),
+                        channel: "a client without secret",
+                    });
                 }
                 jws.verify_hmac(secret).map(|()| Some(Algorithm::HS256))
             }
@@ -377,7 +414,9 @@ impl Authentiq {
         reply
     }
 
-    pub(crate) async fn issue_session_cookie(&self, data: &SessionData) -> Result<String, AuthError> {
+    /// Seals `data` into a `Set-Cookie` value for the session cookie (saving it to the store
+    /// when the store holds data). Use it to sign a user in by other means, e.g. in tests.
+    pub async fn session_cookie(&self, data: &SessionData) -> Result<String, AuthError> {
         let name = &self.inner.names.session;
         let store = &self.inner.cfg.session.store;
         let value = if store.holds_data() {
@@ -395,7 +434,9 @@ impl Authentiq {
                     lean.claims.retain(|k, _| k == "scope");
                     sealed = self.inner.session_cipher.seal(name, &to_json(&lean));
                 }
-                tracing::warn!("the session is too large for a cookie; dropped the ID Token or claims (configure a session store to keep them)");
+                tracing::warn!(
+                    "the session is too large for a cookie; dropped the ID Token or claims (configure a session store to keep them)"
+                );
             }
             sealed
         };
@@ -410,7 +451,9 @@ impl Authentiq {
             .http_only(true)
             .secure(secure)
             .same_site(cookie::SameSite::Lax)
-            .max_age(cookie::time::Duration::seconds(i64::try_from(max_age).unwrap_or(i64::MAX)))
+            .max_age(cookie::time::Duration::seconds(
+                i64::try_from(max_age).unwrap_or(i64::MAX),
+            ))
             .build()
             .to_string()
     }
@@ -433,16 +476,22 @@ fn bearer_token(head: &impl RequestHead) -> Result<Option<&str>, AuthError> {
     }
     let token = rest.trim();
     if token.is_empty() || token.contains(' ') {
-        return Err(AuthError::InvalidToken(TokenError::Malformed("the Authorization header holds no single token")));
+        return Err(AuthError::InvalidToken(TokenError::Malformed(
+            "the Authorization header holds no single token",
+        )));
     }
     Ok(Some(token))
 }
 
 /// Drops protocol claims; with `keep`, only those identity claims survive.
-pub(crate) fn identity_claims(mut claims: Map<String, Value>, keep: Option<&[String]>) -> Map<String, Value> {
+pub(crate) fn identity_claims(
+    mut claims: Map<String, Value>,
+    keep: Option<&[String]>,
+) -> Map<String, Value> {
     claims.retain(|k, _| {
         matches!(k.as_str(), "iss" | "sub" | "sid" | "scope")
-            || (!claims::PROTOCOL_CLAIMS.contains(&k.as_str()) && keep.is_none_or(|list| list.iter().any(|x| x == k)))
+            || (!claims::PROTOCOL_CLAIMS.contains(&k.as_str())
+                && keep.is_none_or(|list| list.iter().any(|x| x == k)))
     });
     claims
 }

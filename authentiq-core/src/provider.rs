@@ -89,7 +89,9 @@ impl TokenResponse {
     /// When the access token expires, in epoch seconds: `expires_at`, else now + `expires_in`.
     pub fn expires_at(&self, now: u64) -> Option<u64> {
         let num = |v: &Option<Value>| match v {
-            Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
         };
@@ -118,7 +120,10 @@ fn client(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
 
 /// Reads a response body up to [`MAX_RESPONSE`] bytes.
 async fn read_limited(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
-    if res.content_length().is_some_and(|l| l > MAX_RESPONSE as u64) {
+    if res
+        .content_length()
+        .is_some_and(|l| l > MAX_RESPONSE as u64)
+    {
         return Err("response too large".into());
     }
     let mut body = Vec::new();
@@ -150,10 +155,16 @@ impl Provider {
     /// Discovery and the first JWKS fetch, at start-up.
     pub(crate) async fn discover(cfg: &Config) -> Result<Self, ConfigError> {
         let http = client(cfg.http_timeout)?;
-        let url = format!("{}/.well-known/openid-configuration", cfg.issuer.trim_end_matches('/'));
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            cfg.issuer.trim_end_matches('/')
+        );
         let doc = get_json(&http, &url)
             .await
-            .map_err(|reason| ConfigError::Discovery { url: url.clone(), reason })?;
+            .map_err(|reason| ConfigError::Discovery {
+                url: url.clone(),
+                reason,
+            })?;
         let d: Discovery = serde_json::from_value(doc).map_err(|e| ConfigError::Discovery {
             url: url.clone(),
             reason: e.to_string(),
@@ -171,7 +182,10 @@ impl Provider {
                 discovered: d.issuer,
             });
         };
-        let pick = |what: &'static str, over: &Option<String>, found: Option<String>| -> Result<Option<String>, ConfigError> {
+        let pick = |what: &'static str,
+                    over: &Option<String>,
+                    found: Option<String>|
+         -> Result<Option<String>, ConfigError> {
             match over.clone().or(found) {
                 Some(u) => Ok(Some(secure_url(what, &u)?.to_string())),
                 None => Ok(None),
@@ -179,19 +193,31 @@ impl Provider {
         };
         let e = &cfg.endpoints;
         let meta = ProviderMetadata {
-            authorization_endpoint: pick("authorization endpoint", &e.authorization, d.authorization_endpoint)?
-                .ok_or(ConfigError::Missing("authorization_endpoint in discovery"))?,
+            authorization_endpoint: pick(
+                "authorization endpoint",
+                &e.authorization,
+                d.authorization_endpoint,
+            )?
+            .ok_or(ConfigError::Missing("authorization_endpoint in discovery"))?,
             token_endpoint: pick("token endpoint", &e.token, d.token_endpoint)?
                 .ok_or(ConfigError::Missing("token_endpoint in discovery"))?,
             userinfo_endpoint: pick("userinfo endpoint", &e.userinfo, d.userinfo_endpoint)?,
-            jwks_uri: pick("jwks_uri", &e.jwks, d.jwks_uri)?.ok_or(ConfigError::Missing("jwks_uri in discovery"))?,
-            end_session_endpoint: pick("end-session endpoint", &e.end_session, d.end_session_endpoint)?,
+            jwks_uri: pick("jwks_uri", &e.jwks, d.jwks_uri)?
+                .ok_or(ConfigError::Missing("jwks_uri in discovery"))?,
+            end_session_endpoint: pick(
+                "end-session endpoint",
+                &e.end_session,
+                d.end_session_endpoint,
+            )?,
             check_session_iframe: d.check_session_iframe,
             issuer,
         };
         let keys = fetch_jwks(&http, &meta.jwks_uri)
             .await
-            .map_err(|reason| ConfigError::Jwks { url: meta.jwks_uri.clone(), reason })?;
+            .map_err(|reason| ConfigError::Jwks {
+                url: meta.jwks_uri.clone(),
+                reason,
+            })?;
         tracing::info!(issuer = %meta.issuer, keys = keys.len(), "OpenID Provider ready");
         Ok(Self {
             meta,
@@ -255,13 +281,21 @@ impl Provider {
         if let Some(v) = verifier {
             form.push(("code_verifier", v));
         }
-        let mut req = self.http.post(&self.meta.token_endpoint).header("accept", "application/json");
+        let mut req = self
+            .http
+            .post(&self.meta.token_endpoint)
+            .header("accept", "application/json");
         match cfg.client_auth {
             ClientAuthMethod::ClientSecretBasic => {
                 // RFC 6749 2.3.1: id and secret are form-urlencoded before base64.
-                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let basic = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", enc(&cfg.client_id), enc(&cfg.client_secret)));
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    enc(&cfg.client_id),
+                    enc(&cfg.client_secret)
+                ));
                 req = req.header("authorization", format!("Basic {basic}"));
             }
             ClientAuthMethod::ClientSecretPost => {
@@ -269,13 +303,17 @@ impl Provider {
                 form.push(("client_secret", &cfg.client_secret));
             }
         }
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let res = req
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()
             .await
-            .map_err(|e| AuthError::ProviderUnavailable(format!("token endpoint: {}", without_url(&e))))?;
+            .map_err(|e| {
+                AuthError::ProviderUnavailable(format!("token endpoint: {}", without_url(&e)))
+            })?;
         let status = res.status();
         let bytes = read_limited(res)
             .await
@@ -291,14 +329,18 @@ impl Provider {
                     error: e.error,
                     description: e.error_description,
                 },
-                Err(_) => AuthError::InvalidProviderResponse(format!("token endpoint answered HTTP {status}")),
+                Err(_) => AuthError::InvalidProviderResponse(format!(
+                    "token endpoint answered HTTP {status}"
+                )),
             });
         }
         let tr: TokenResponse = serde_json::from_slice(&bytes)
             .map_err(|e| AuthError::InvalidProviderResponse(format!("token response: {e}")))?;
         if let Some(t) = &tr.token_type {
             if !t.eq_ignore_ascii_case("bearer") {
-                return Err(AuthError::InvalidProviderResponse(format!("token_type `{t}` is not Bearer")));
+                return Err(AuthError::InvalidProviderResponse(format!(
+                    "token_type `{t}` is not Bearer"
+                )));
             }
         }
         Ok(tr)
@@ -308,7 +350,11 @@ impl Provider {
     /// variant signed by the user's own key: that signature is not checkable with the
     /// provider's keys, so its payload is trusted exactly as much as a JSON answer (it arrived
     /// over TLS from the provider itself), and `sub` must match the ID Token's either way.
-    pub(crate) async fn userinfo(&self, access_token: &str, sub: &str) -> Result<Map<String, Value>, AuthError> {
+    pub(crate) async fn userinfo(
+        &self,
+        access_token: &str,
+        sub: &str,
+    ) -> Result<Map<String, Value>, AuthError> {
         let Some(url) = &self.meta.userinfo_endpoint else {
             return Ok(Map::new());
         };
@@ -318,7 +364,9 @@ impl Provider {
             .bearer_auth(access_token)
             .send()
             .await
-            .map_err(|e| AuthError::ProviderUnavailable(format!("userinfo: {}", without_url(&e))))?;
+            .map_err(|e| {
+                AuthError::ProviderUnavailable(format!("userinfo: {}", without_url(&e)))
+            })?;
         let status = res.status();
         let is_jwt = res
             .headers()
@@ -329,25 +377,33 @@ impl Provider {
             .await
             .map_err(|e| AuthError::InvalidProviderResponse(format!("userinfo: {e}")))?;
         if !status.is_success() {
-            return Err(AuthError::InvalidProviderResponse(format!("userinfo answered HTTP {status}")));
+            return Err(AuthError::InvalidProviderResponse(format!(
+                "userinfo answered HTTP {status}"
+            )));
         }
         let value: Value = if is_jwt {
-            let text = std::str::from_utf8(&body)
-                .map_err(|_| AuthError::InvalidProviderResponse("userinfo JWT is not text".into()))?;
+            let text = std::str::from_utf8(&body).map_err(|_| {
+                AuthError::InvalidProviderResponse("userinfo JWT is not text".into())
+            })?;
             let payload = text
                 .trim()
                 .split('.')
                 .nth(1)
                 .and_then(crate::crypto::b64url_decode)
-                .ok_or_else(|| AuthError::InvalidProviderResponse("userinfo JWT is malformed".into()))?;
-            serde_json::from_slice(&payload)
-                .map_err(|_| AuthError::InvalidProviderResponse("userinfo JWT payload is not JSON".into()))?
+                .ok_or_else(|| {
+                    AuthError::InvalidProviderResponse("userinfo JWT is malformed".into())
+                })?;
+            serde_json::from_slice(&payload).map_err(|_| {
+                AuthError::InvalidProviderResponse("userinfo JWT payload is not JSON".into())
+            })?
         } else {
             serde_json::from_slice(&body)
                 .map_err(|_| AuthError::InvalidProviderResponse("userinfo is not JSON".into()))?
         };
         let Value::Object(map) = value else {
-            return Err(AuthError::InvalidProviderResponse("userinfo is not a JSON object".into()));
+            return Err(AuthError::InvalidProviderResponse(
+                "userinfo is not a JSON object".into(),
+            ));
         };
         if map.get("sub").and_then(Value::as_str) != Some(sub) {
             return Err(AuthError::InvalidIdToken(TokenError::SubjectMismatch));

@@ -124,9 +124,15 @@ impl Authentiq {
     /// Whether `path` is one of the auth routes [`handle`](Self::handle) answers.
     pub fn is_auth_route(&self, path: &str) -> bool {
         let r = &self.inner.cfg.routes;
-        [&r.login, &r.callback, &r.logout, &r.forget, &r.backchannel_logout]
-            .iter()
-            .any(|p| p.as_str() == path)
+        [
+            &r.login,
+            &r.callback,
+            &r.logout,
+            &r.forget,
+            &r.backchannel_logout,
+        ]
+        .iter()
+        .any(|p| p.as_str() == path)
     }
 
     /// The authorization URL and the flow cookie for a new sign-in that returns to
@@ -181,7 +187,10 @@ impl Authentiq {
             created: jose::now(),
         };
         let name = self.flow_cookie_name(&state);
-        let sealed = self.inner.flow_cipher.seal(&name, &serde_json::to_vec(&flow).unwrap_or_default());
+        let sealed = self
+            .inner
+            .flow_cipher
+            .seal(&name, &serde_json::to_vec(&flow).unwrap_or_default());
         (url.into(), self.cookie(&name, &sealed, FLOW_LIFETIME))
     }
 
@@ -195,7 +204,11 @@ impl Authentiq {
     fn login(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
         let return_to = head.query_param("return_to");
         let hint = head.query_param("login_hint");
-        let extra: Vec<(&str, &str)> = hint.as_deref().map(|h| ("login_hint", h)).into_iter().collect();
+        let extra: Vec<(&str, &str)> = hint
+            .as_deref()
+            .map(|h| ("login_hint", h))
+            .into_iter()
+            .collect();
         let (url, cookie) = self.start_login(return_to.as_deref(), &extra);
         Ok(Reply::redirect(303, url)
             .header("set-cookie", cookie)
@@ -208,14 +221,22 @@ impl Authentiq {
         self.complete(head, params, Answer::Redirect).await
     }
 
-    async fn callback_post(&self, head: &impl RequestHead, body: &[u8]) -> Result<Reply, AuthError> {
+    async fn callback_post(
+        &self,
+        head: &impl RequestHead,
+        body: &[u8],
+    ) -> Result<Reply, AuthError> {
         if body.len() > MAX_BODY {
             return Err(AuthError::PayloadTooLarge);
         }
-        let ct = head.header("content-type").unwrap_or("").to_ascii_lowercase();
+        let ct = head
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if ct.starts_with("application/json") {
-            let params: CallbackParams = serde_json::from_slice(body)
-                .map_err(|_| AuthError::InvalidRequest("the JSON body is not a callback object".into()))?;
+            let params: CallbackParams = serde_json::from_slice(body).map_err(|_| {
+                AuthError::InvalidRequest("the JSON body is not a callback object".into())
+            })?;
             match self.complete(head, params, Answer::Json).await {
                 Ok(r) => Ok(r),
                 // A JSON client always gets JSON, with the flow cookie cleared.
@@ -228,13 +249,19 @@ impl Authentiq {
             self.complete(head, params, Answer::Redirect).await
         } else {
             Err(AuthError::InvalidRequest(
-                "the callback body must be application/x-www-form-urlencoded or application/json".into(),
+                "the callback body must be application/x-www-form-urlencoded or application/json"
+                    .into(),
             ))
         }
     }
 
     /// Finishes a sign-in: state, code exchange, ID Token, scopes, session.
-    async fn complete(&self, head: &impl RequestHead, p: CallbackParams, answer: Answer) -> Result<Reply, AuthError> {
+    async fn complete(
+        &self,
+        head: &impl RequestHead,
+        p: CallbackParams,
+        answer: Answer,
+    ) -> Result<Reply, AuthError> {
         let mut clear = Vec::new();
         let result = self.complete_inner(head, p, answer, &mut clear).await;
         match result {
@@ -246,7 +273,11 @@ impl Authentiq {
             }
             Err(e) => {
                 log_failure(head.path(), &e);
-                let mut reply = if crate::http::wants_json(head) { e.api_reply() } else { e.html_reply() };
+                let mut reply = if crate::http::wants_json(head) {
+                    e.api_reply()
+                } else {
+                    e.html_reply()
+                };
                 for c in clear {
                     reply = reply.header("set-cookie", c);
                 }
@@ -275,24 +306,40 @@ impl Authentiq {
                 description: p.error_description.map(|d| truncate(&d, 256)),
             });
         }
-        let state = state.ok_or_else(|| AuthError::InvalidRequest("the callback has no state".into()))?;
+        let state =
+            state.ok_or_else(|| AuthError::InvalidRequest("the callback has no state".into()))?;
         let flow = self.read_flow(head, state)?;
         let (claims, tokens) = match (p.code.as_deref(), p.id_token.as_deref()) {
             (Some(code), browser_token) => {
                 // Hybrid: a browser-delivered ID Token must hold an asymmetric signature,
                 // the nonce, and c_hash for this code, before the code is even exchanged.
                 if let Some(t) = browser_token {
-                    self.validate_id_token(t, Channel::Browser, Some(&flow.nonce), Some(("", Some(code))), None)
-                        .await
-                        .map_err(AuthError::InvalidIdToken)?;
+                    self.validate_id_token(
+                        t,
+                        Channel::Browser,
+                        Some(&flow.nonce),
+                        Some(("", Some(code))),
+                        None,
+                    )
+                    .await
+                    .map_err(AuthError::InvalidIdToken)?;
                 }
-                let tr = self.inner.provider.exchange_code(cfg, code, flow.verifier.as_deref()).await?;
-                let id_token = tr
-                    .id_token
-                    .clone()
-                    .ok_or_else(|| AuthError::InvalidProviderResponse("the token response has no id_token".into()))?;
+                let tr = self
+                    .inner
+                    .provider
+                    .exchange_code(cfg, code, flow.verifier.as_deref())
+                    .await?;
+                let id_token = tr.id_token.clone().ok_or_else(|| {
+                    AuthError::InvalidProviderResponse("the token response has no id_token".into())
+                })?;
                 let claims = self
-                    .validate_id_token(&id_token, Channel::TokenEndpoint, Some(&flow.nonce), Some((&tr.access_token, None)), None)
+                    .validate_id_token(
+                        &id_token,
+                        Channel::TokenEndpoint,
+                        Some(&flow.nonce),
+                        Some((&tr.access_token, None)),
+                        None,
+                    )
                     .await
                     .map_err(AuthError::InvalidIdToken)?;
                 (claims, Some((tr, id_token)))
@@ -306,9 +353,17 @@ impl Authentiq {
                     .map_err(AuthError::InvalidIdToken)?;
                 (claims, None)
             }
-            (None, None) => return Err(AuthError::InvalidRequest("the callback has neither code nor id_token".into())),
+            (None, None) => {
+                return Err(AuthError::InvalidRequest(
+                    "the callback has neither code nor id_token".into(),
+                ));
+            }
         };
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut claims = claims;
         if cfg.fetch_userinfo {
             if let Some((tr, _)) = &tokens {
@@ -352,7 +407,7 @@ impl Authentiq {
             id_token: id_token.filter(|_| cfg.session.keep_id_token),
             session_state,
         };
-        let session_cookie = self.issue_session_cookie(&data).await?;
+        let session_cookie = self.session_cookie(&data).await?;
         tracing::info!(sub = %sub, "signed in");
         let reply = match answer {
             Answer::Redirect => Reply::redirect(303, flow.return_to.clone()),
@@ -363,7 +418,9 @@ impl Authentiq {
                 Reply::json(200, &Value::Object(body))
             }
         };
-        Ok(reply.header("set-cookie", session_cookie).header("cache-control", "no-store"))
+        Ok(reply
+            .header("set-cookie", session_cookie)
+            .header("cache-control", "no-store"))
     }
 
     fn read_flow(&self, head: &impl RequestHead, state: &str) -> Result<Flow, AuthError> {
@@ -371,11 +428,16 @@ impl Authentiq {
         let Some(value) = head.cookie(&name) else {
             // Another sign-in's cookie present means the state is wrong; none means the flow
             // expired or was started in another browser.
-            return Err(if head.cookies_with_prefix(&self.inner.names.flow_prefix).is_empty() {
-                AuthError::FlowMissing
-            } else {
-                AuthError::StateMismatch
-            });
+            return Err(
+                if head
+                    .cookies_with_prefix(&self.inner.names.flow_prefix)
+                    .is_empty()
+                {
+                    AuthError::FlowMissing
+                } else {
+                    AuthError::StateMismatch
+                },
+            );
         };
         let flow: Flow = self
             .inner
@@ -398,7 +460,10 @@ impl Authentiq {
             if origin != self.inner.cfg.origin() {
                 return Err(AuthError::CrossOrigin);
             }
-        } else if head.header("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+        } else if head
+            .header("sec-fetch-site")
+            .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
+        {
             return Err(AuthError::CrossOrigin);
         }
         Ok(())
@@ -411,18 +476,28 @@ impl Authentiq {
         let mut location = "/".to_owned();
         if let Some(d) = check.session() {
             store
-                .revoke(Revocation::Session { id: d.id.clone(), until: d.exp })
+                .revoke(Revocation::Session {
+                    id: d.id.clone(),
+                    until: d.exp,
+                })
                 .await
                 .map_err(|e| AuthError::Store(e.0))?;
             tracing::info!(sub = %d.sub, "signed out");
-            if let (Some(end), Some(hint)) = (&self.inner.provider.meta.end_session_endpoint, &d.id_token) {
+            if let (Some(end), Some(hint)) =
+                (&self.inner.provider.meta.end_session_endpoint, &d.id_token)
+            {
                 if let Ok(mut url) = url::Url::parse(end) {
                     let back = self
                         .inner
                         .cfg
                         .post_logout_redirect_uri
                         .clone()
-                        .unwrap_or_else(|| format!("{}/", self.inner.cfg.public_url.as_str().trim_end_matches('/')));
+                        .unwrap_or_else(|| {
+                            format!(
+                                "{}/",
+                                self.inner.cfg.public_url.as_str().trim_end_matches('/')
+                            )
+                        });
                     url.query_pairs_mut()
                         .append_pair("id_token_hint", hint)
                         .append_pair("post_logout_redirect_uri", &back)
@@ -445,7 +520,11 @@ impl Authentiq {
     }
 
     pub(crate) fn device_cookie_name(&self) -> String {
-        let prefix = if self.inner.cfg.secure_cookies() { "__Host-" } else { "" };
+        let prefix = if self.inner.cfg.secure_cookies() {
+            "__Host-"
+        } else {
+            ""
+        };
         format!("{prefix}authentiq_device")
     }
 
@@ -476,23 +555,42 @@ impl Authentiq {
             .find(|(k, _)| k == "logout_token")
             .map(|(_, v)| v.into_owned())
             .ok_or_else(|| AuthError::InvalidRequest("the body has no logout_token".into()))?;
-        let claims = self.validate_logout_token(&token).await.map_err(AuthError::InvalidToken)?;
+        let claims = self
+            .validate_logout_token(&token)
+            .await
+            .map_err(AuthError::InvalidToken)?;
         let now = jose::now();
         let until = now + self.inner.cfg.session.absolute.as_secs();
         let store = &self.inner.cfg.session.store;
-        let revoke = match (claims.get("sid").and_then(Value::as_str), claims.get("sub").and_then(Value::as_str)) {
-            (Some(sid), _) => Revocation::Sid { sid: sid.to_owned(), until },
-            (None, Some(sub)) => Revocation::Sub { sub: sub.to_owned(), before: now, until },
+        let revoke = match (
+            claims.get("sid").and_then(Value::as_str),
+            claims.get("sub").and_then(Value::as_str),
+        ) {
+            (Some(sid), _) => Revocation::Sid {
+                sid: sid.to_owned(),
+                until,
+            },
+            (None, Some(sub)) => Revocation::Sub {
+                sub: sub.to_owned(),
+                before: now,
+                until,
+            },
             (None, None) => return Err(AuthError::InvalidToken(TokenError::NoSubject)),
         };
         tracing::info!(?revoke, "back-channel logout");
-        store.revoke(revoke).await.map_err(|e| AuthError::Store(e.0))
+        store
+            .revoke(revoke)
+            .await
+            .map_err(|e| AuthError::Store(e.0))
     }
 
     /// Validates a back-channel logout token: signature (HS256 with the client secret or the
     /// JWKS), `iss`, `aud`, `iat` (and `exp` when present, else an age bound), `jti` (once),
     /// the logout event, `sub` and/or `sid`, and no `nonce`.
-    pub async fn validate_logout_token(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
+    pub async fn validate_logout_token(
+        &self,
+        token: &str,
+    ) -> Result<Map<String, Value>, TokenError> {
         let cfg = &self.inner.cfg;
         let jws = Jws::parse(token)?;
         if let Some(t) = &jws.typ {
@@ -501,7 +599,11 @@ impl Authentiq {
             }
         }
         // The provider posts logout tokens directly: the same policy as the token endpoint.
-        if self.verify_signature(&jws, Channel::TokenEndpoint).await?.is_none() {
+        if self
+            .verify_signature(&jws, Channel::TokenEndpoint)
+            .await?
+            .is_none()
+        {
             return Err(TokenError::Unsigned);
         }
         let claims = jws.payload()?;
@@ -517,7 +619,11 @@ impl Authentiq {
             None => None,
             Some(v) => Some(v.as_u64().ok_or(TokenError::MissingClaim("exp"))?),
         };
-        let max_age = if exp.is_none() { Some(LOGOUT_TOKEN_MAX_AGE) } else { None };
+        let max_age = if exp.is_none() {
+            Some(LOGOUT_TOKEN_MAX_AGE)
+        } else {
+            None
+        };
         jose::check_times(&claims, exp, now, leeway, max_age)?;
         if claims.contains_key("nonce") {
             return Err(TokenError::UnexpectedNonce);
@@ -526,7 +632,12 @@ impl Authentiq {
             Some(ev) if ev.get(BACKCHANNEL_EVENT).is_some_and(Value::is_object) => {}
             _ => return Err(TokenError::MissingLogoutEvent),
         }
-        let has = |k: &str| claims.get(k).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        let has = |k: &str| {
+            claims
+                .get(k)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
         if !has("sub") && !has("sid") {
             return Err(TokenError::NoSubject);
         }
@@ -567,9 +678,15 @@ fn log_failure(path: &str, e: &AuthError) {
 fn serde_urlencoded_like(text: &str) -> Result<CallbackParams, AuthError> {
     let mut map = Map::new();
     for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
-        if map.insert(k.clone().into_owned(), Value::String(v.into_owned())).is_some() {
-            return Err(AuthError::InvalidRequest(format!("parameter `{k}` is repeated")));
+        if map
+            .insert(k.clone().into_owned(), Value::String(v.into_owned()))
+            .is_some()
+        {
+            return Err(AuthError::InvalidRequest(format!(
+                "parameter `{k}` is repeated"
+            )));
         }
     }
-    serde_json::from_value(Value::Object(map)).map_err(|_| AuthError::InvalidRequest("bad callback parameters".into()))
+    serde_json::from_value(Value::Object(map))
+        .map_err(|_| AuthError::InvalidRequest("bad callback parameters".into()))
 }

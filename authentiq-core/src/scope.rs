@@ -47,7 +47,11 @@ impl Scope {
     /// dropped (it is always required).
     pub fn parse(token: &str) -> Result<Self, String> {
         let (name, flags) = token.split_once('~').unwrap_or((token, ""));
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\') {
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+        {
             return Err(format!("`{token}` is not a valid scope"));
         }
         let mut s = Scope::new(name);
@@ -55,7 +59,11 @@ impl Scope {
             match f {
                 'r' => s.required = true,
                 's' => s.signed = true,
-                other => return Err(format!("unknown flag `{other}` in scope `{token}` (use r, s)")),
+                other => {
+                    return Err(format!(
+                        "unknown flag `{other}` in scope `{token}` (use r, s)"
+                    ));
+                }
             }
         }
         if s.signed && name != "email" && name != "phone" {
@@ -75,11 +83,28 @@ impl Scope {
             "phone" => &["phone_number", "phone_number_verified", "phone_type"],
             "address" => &["address"],
             "profile" => &[
-                "name", "given_name", "family_name", "middle_name", "nickname",
-                "preferred_username", "profile", "picture", "website", "gender",
-                "birthdate", "zoneinfo", "locale", "updated_at",
+                "name",
+                "given_name",
+                "family_name",
+                "middle_name",
+                "nickname",
+                "preferred_username",
+                "profile",
+                "picture",
+                "website",
+                "gender",
+                "birthdate",
+                "zoneinfo",
+                "locale",
+                "updated_at",
             ],
-            "aq:name" => &["name", "given_name", "family_name", "middle_name", "nickname"],
+            "aq:name" => &[
+                "name",
+                "given_name",
+                "family_name",
+                "middle_name",
+                "nickname",
+            ],
             "aq:location" => &["aq:location"],
             "aq:username" => &["preferred_username"],
             "aq:locale" => &["locale"],
@@ -152,7 +177,11 @@ impl Scopes {
     /// `granted` is the `scope` claim or token-response field (space separated, without
     /// flags). When the provider reported nothing, a scope counts as granted when at least one
     /// of its claims is present in `claims` (scopes without known claims count as granted).
-    pub fn check_granted(&self, granted: Option<&str>, claims: &serde_json::Map<String, serde_json::Value>) -> Grant {
+    pub fn check_granted(
+        &self,
+        granted: Option<&str>,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Grant {
         let reported: Option<Vec<&str>> = granted.map(|g| {
             g.split_whitespace()
                 .map(|t| t.split_once('~').map_or(t, |(n, _)| n))
@@ -226,7 +255,10 @@ mod tests {
         assert!(Scopes::parse("name~s").is_err());
         assert!(Scopes::parse("email~x").is_err());
         assert!(Scopes::parse("~r").is_err());
-        assert_eq!(Scopes::default().to_string(), "openid aq:name email~rs aq:push");
+        assert_eq!(
+            Scopes::default().to_string(),
+            "openid aq:name email~rs aq:push"
+        );
     }
 
     #[test]

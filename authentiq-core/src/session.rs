@@ -139,7 +139,10 @@ impl Marks {
         }
         self.sessions.contains_key(&d.id)
             || d.sid.as_ref().is_some_and(|s| self.sids.contains_key(s))
-            || self.subs.get(&d.sub).is_some_and(|(before, _)| d.iat <= *before)
+            || self
+                .subs
+                .get(&d.sub)
+                .is_some_and(|(before, _)| d.iat <= *before)
     }
 }
 
@@ -194,7 +197,10 @@ impl SessionStore for MemoryStore {
     }
     fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionData>, StoreError>> {
         let now = crate::jose::now();
-        let found = lock(&self.sessions).get(id).filter(|d| d.exp > now).cloned();
+        let found = lock(&self.sessions)
+            .get(id)
+            .filter(|d| d.exp > now)
+            .cloned();
         Box::pin(async move { Ok(found) })
     }
     fn save<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -212,8 +218,12 @@ impl SessionStore for MemoryStore {
             Revocation::Session { id, .. } => {
                 map.remove(&id);
             }
-            Revocation::Sid { sid, .. } => map.retain(|_, d| d.sid.as_deref() != Some(sid.as_str())),
-            Revocation::Sub { sub, before, .. } => map.retain(|_, d| !(d.sub == sub && d.iat <= before)),
+            Revocation::Sid { sid, .. } => {
+                map.retain(|_, d| d.sid.as_deref() != Some(sid.as_str()))
+            }
+            Revocation::Sub { sub, before, .. } => {
+                map.retain(|_, d| !(d.sub == sub && d.iat <= before))
+            }
         }
         Box::pin(async { Ok(()) })
     }
@@ -251,12 +261,28 @@ mod tests {
         let b = data("b", "alice", Some("sid2"), 100);
         let c = data("c", "alice", None, 300);
         assert!(!s.is_revoked(&a).await.unwrap());
-        s.revoke(Revocation::Session { id: "a".into(), until: u64::MAX }).await.unwrap();
+        s.revoke(Revocation::Session {
+            id: "a".into(),
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
         assert!(s.is_revoked(&a).await.unwrap());
         assert!(!s.is_revoked(&b).await.unwrap());
-        s.revoke(Revocation::Sid { sid: "sid2".into(), until: u64::MAX }).await.unwrap();
+        s.revoke(Revocation::Sid {
+            sid: "sid2".into(),
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
         assert!(s.is_revoked(&b).await.unwrap());
-        s.revoke(Revocation::Sub { sub: "alice".into(), before: 200, until: u64::MAX }).await.unwrap();
+        s.revoke(Revocation::Sub {
+            sub: "alice".into(),
+            before: 200,
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
         // A session created after the sub-wide revocation stays valid.
         assert!(!s.is_revoked(&c).await.unwrap());
         assert!(s.is_revoked(&data("d", "alice", None, 150)).await.unwrap());
@@ -265,13 +291,28 @@ mod tests {
     #[tokio::test]
     async fn memory_store_revocations() {
         let s = MemoryStore::default();
-        for d in [data("a", "alice", Some("x"), 1), data("b", "bob", Some("y"), 1), data("c", "bob", None, 1)] {
+        for d in [
+            data("a", "alice", Some("x"), 1),
+            data("b", "bob", Some("y"), 1),
+            data("c", "bob", None, 1),
+        ] {
             s.save(&d).await.unwrap();
         }
         assert!(s.load("a").await.unwrap().is_some());
-        s.revoke(Revocation::Sid { sid: "x".into(), until: 0 }).await.unwrap();
+        s.revoke(Revocation::Sid {
+            sid: "x".into(),
+            until: 0,
+        })
+        .await
+        .unwrap();
         assert!(s.load("a").await.unwrap().is_none());
-        s.revoke(Revocation::Sub { sub: "bob".into(), before: 5, until: 0 }).await.unwrap();
+        s.revoke(Revocation::Sub {
+            sub: "bob".into(),
+            before: 5,
+            until: 0,
+        })
+        .await
+        .unwrap();
         assert!(s.load("b").await.unwrap().is_none());
         assert!(s.load("c").await.unwrap().is_none());
         assert!(s.load("never-issued").await.unwrap().is_none());
