@@ -1,1 +1,297 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use authentiq_core::{AuthError, Authentiq, Claims, Credentials, Identity, Reply, SessionCheck};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+pub use authentiq_core;
+
+/// The largest body the auth routes read.
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the layer leaves in each request's extensions for the extractors.
+#[derive(Clone)]
+struct AuthContext {
+    auth: Authentiq,
+    session: Arc<OnceCell<SessionCheck>>,
+}
+
+impl AuthContext {
+    async fn session(&self, parts: &Parts) -> &SessionCheck {
+        self.session
+            .get_or_init(|| self.auth.check_session(parts))
+            .await
+    }
+}
+
+/// Converts a core [`Reply`] into an axum response.
+pub fn into_response(reply: Reply) -> Response {
+    reply.into_http().map(Body::from)
+}
+
+/// The tower layer that makes [`Authenticated`], [`MaybeAuthenticated`] and [`Bearer`] work on
+/// the routes it wraps. It reads the session cookie only when a guard asks, and adds the
+/// session's refreshed or removed cookie to the response.
+///
+/// ```no_run
+/// # async fn run(auth: authentiq_core::Authentiq) {
+/// use authentiq_axum::{AuthLayer, Authenticated};
+/// use axum::{routing::get, Router};
+///
+/// async fn me(user: Authenticated) -> String {
+///     format!("hello {}", user.claims.display_name())
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .merge(authentiq_axum::routes(&auth))
+///     .layer(AuthLayer::new(auth));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthLayer {
+    auth: Authentiq,
+}
+
+impl AuthLayer {
+    /// A layer for `auth`.
+    pub fn new(auth: Authentiq) -> Self {
+        Self { auth }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] produces.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Authentiq,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let cell = Arc::new(OnceCell::new());
+        req.extensions_mut().insert(AuthContext {
+            auth: self.auth.clone(),
+            session: cell.clone(),
+        });
+        // Take the service that was driven to readiness, leave a clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut res = inner.call(req).await?;
+            if let Some(cookie) = cell.get().and_then(|c| c.set_cookie.as_deref()) {
+                if let Ok(v) = http::HeaderValue::from_str(cookie) {
+                    res.headers_mut().append(http::header::SET_COOKIE, v);
+                }
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// The auth routes of the example contract (login, callback, logout, forget, back-channel
+/// logout), at the paths in the configuration. Merge it into your router.
+pub fn routes<S: Clone + Send + Sync + 'static>(auth: &Authentiq) -> Router<S> {
+    let r = &auth.config().routes;
+    let mut router = Router::new();
+    for path in [
+        &r.login,
+        &r.callback,
+        &r.logout,
+        &r.forget,
+        &r.backchannel_logout,
+    ] {
+        let auth = auth.clone();
+        router = router.route(
+            path,
+            any(move |req: http::Request<Body>| handle(auth.clone(), req)),
+        );
+    }
+    router
+}
+
+async fn handle(auth: Authentiq, req: http::Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return into_response(AuthError::PayloadTooLarge.route_reply(&parts));
+    };
+    match auth.handle(&parts, &body).await {
+        Some(reply) => into_response(reply),
+        None => into_response(Reply::new(404)),
+    }
+}
+
+/// Why a guard refused the request. It renders the core's negotiated answer (a redirect to
+/// sign in for browsers, 401 JSON with `WWW-Authenticate` for APIs). To answer differently,
+/// take `Result<Authenticated, AuthRejection>` in your handler and inspect [`error`](Self::error).
+#[derive(Debug)]
+pub struct AuthRejection {
+    error: AuthError,
+    reply: Reply,
+}
+
+impl AuthRejection {
+    /// The reason.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+    /// The reply the SDK would send.
+    pub fn reply(&self) -> &Reply {
+        &self.reply
+    }
+    fn not_configured() -> Self {
+        let error = AuthError::NotConfigured;
+        tracing::error!("{error}");
+        Self {
+            reply: error.api_reply(),
+            error,
+        }
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        into_response(self.reply)
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for AuthRejection {}
+
+async fn identify<C: DeserializeOwned>(
+    parts: &Parts,
+    credentials: Credentials,
+) -> Result<Identity<C>, AuthRejection> {
+    let ctx = parts
+        .extensions
+        .get::<AuthContext>()
+        .cloned()
+        .ok_or_else(AuthRejection::not_configured)?;
+    let session = ctx.session(parts).await;
+    ctx.auth
+        .authenticate(parts, Some(session), credentials)
+        .await
+        .map_err(|error| {
+            let reply = match credentials {
+                Credentials::Any => ctx.auth.reject(parts, &error),
+                Credentials::BearerOnly => error.api_reply(),
+            };
+            AuthRejection { error, reply }
+        })
+}
+
+/// A signed-in user, from the session cookie or a bearer ID Token; refuses the request
+/// otherwise. `C` is any claims type (default [`Claims`]).
+#[derive(Clone, Debug)]
+pub struct Authenticated<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Authenticated<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Authenticated<C> {
+    type Rejection = AuthRejection;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
+        identify(parts, Credentials::Any).await.map(Self)
+    }
+}
+
+impl<S: Send + Sync, C: DeserializeOwned + Send> OptionalFromRequestParts<S> for Authenticated<C> {
+    type Rejection = AuthRejection;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, AuthRejection> {
+        Ok(
+            <MaybeAuthenticated<C> as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await?
+                .0
+                .map(Self),
+        )
+    }
+}
+
+/// The signed-in user if there is one; `None` for anonymous requests (or an unusable session
+/// cookie). A bearer token that was sent but fails validation is still refused.
+#[derive(Clone, Debug)]
+pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
+
+impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for MaybeAuthenticated<C> {
+    type Rejection = AuthRejection;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
+        match identify(parts, Credentials::Any).await {
+            Ok(id) => Ok(Self(Some(id))),
+            Err(r)
+                if matches!(
+                    r.error,
+                    AuthError::Unauthenticated | AuthError::SessionInvalid(_)
+                ) =>
+            {
+                Ok(Self(None))
+            }
+            Err(r) => Err(r),
+        }
+    }
+}
+
+/// A bearer ID Token only (API routes): 401 with `WWW-Authenticate: Bearer` otherwise, never a
+/// redirect, and the session cookie is ignored.
+#[derive(Clone, Debug)]
+pub struct Bearer<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Bearer<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Bearer<C> {
+    type Rejection = AuthRejection;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
+        identify(parts, Credentials::BearerOnly).await.map(Self)
+    }
+}

@@ -1,1 +1,291 @@
-//! placeholder
+//! One behaviour suite for every authentiq-rs framework adapter.
+//!
+//! An adapter's `tests/conformance.rs` implements [`Framework`] for its in-process test client
+//! and calls [`conformance_tests!`], which generates one test per case in [`CASES`], so a
+//! failure never hides the others. Every case asserts exact statuses, `Location`,
+//! `WWW-Authenticate` and JSON bodies, so passing adapters answer byte for byte alike.
+//!
+//! # The app each adapter builds
+//! [`Framework::app`] serves, behind the adapter's layer/middleware/fairing/filter:
+//!
+//! | route | behaviour |
+//! |---|---|
+//! | `GET /public` | `200`, body `public` |
+//! | `GET /me` | `Authenticated<Claims>`: `200` with the claims as JSON |
+//! | `OPTIONS /me` | `204`, no guard (a CORS preflight must pass) |
+//! | `GET /maybe` | `MaybeAuthenticated<Claims>`: `200` with `{"sub": <sub or null>}` |
+//! | `GET /api/me` | `Bearer<Claims>`: `200` with the claims as JSON |
+//! | `GET /custom` | `Result<Authenticated, AuthRejection>`: on refusal `418` with `{"custom": "<error code>"}` |
+//! | auth routes | the adapter's `routes()` mount |
+//!
+//! [`Framework::bare`] serves only `GET /me` with `Authenticated<Claims>`, without the layer.
+
+#![forbid(unsafe_code)]
+
+mod cases;
+mod jar;
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+pub use authentiq_core::Authentiq;
+pub use authentiq_dev::{Approval, DevProvider, Grant, RegisteredClient};
+pub use cases::*;
+pub use jar::Jar;
+
+/// The base URL the in-process apps pretend to be served at.
+pub const APP_URL: &str = "http://127.0.0.1:8000";
+
+/// A request as the suite sends it.
+#[derive(Clone, Debug, Default)]
+pub struct TestRequest {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl TestRequest {
+    /// A request with `method` and `uri`.
+    pub fn new(method: &str, uri: &str) -> Self {
+        Self {
+            method: method.into(),
+            uri: uri.into(),
+            ..Self::default()
+        }
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+    /// Adds the jar's cookies.
+    pub fn cookies(self, jar: &Jar) -> Self {
+        match jar.header() {
+            Some(h) => self.header("cookie", &h),
+            None => self,
+        }
+    }
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A response as the framework produced it.
+#[derive(Clone, Debug, Default)]
+pub struct TestResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The first value of `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every `Set-Cookie`.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
+    }
+}
+
+/// An app under test, called in-process through the framework's own test client.
+pub trait TestApp {
+    /// Sends one request.
+    fn call(&self, req: TestRequest) -> impl Future<Output = TestResponse>;
+}
+
+/// What an adapter provides to run the suite.
+pub trait Framework {
+    /// The full test app (see the crate docs).
+    type App: TestApp;
+    /// The app without the layer.
+    type Bare: TestApp;
+    /// Builds the full test app around `auth`.
+    fn app(auth: Authentiq) -> impl Future<Output = Self::App>;
+    /// Builds `GET /me` without the layer.
+    fn bare(auth: Authentiq) -> impl Future<Output = Self::Bare>;
+}
+
+fn provider() -> &'static DevProvider {
+    static P: OnceLock<DevProvider> = OnceLock::new();
+    P.get_or_init(|| DevProvider::start().expect("the development provider starts on loopback"))
+}
+
+/// A fresh client at the shared development provider, and an [`Authentiq`] for it.
+pub struct Harness {
+    /// The provider.
+    pub provider: DevProvider,
+    /// The registered client.
+    pub client: RegisteredClient,
+    /// The SDK configured for the client.
+    pub auth: Authentiq,
+    /// The session key in use.
+    pub key: Vec<u8>,
+}
+
+impl Harness {
+    /// A harness with the default configuration.
+    pub async fn new() -> Self {
+        Self::with(|b| b).await
+    }
+
+    /// A harness whose configuration `f` adjusts.
+    pub async fn with(
+        f: impl FnOnce(authentiq_core::ConfigBuilder) -> authentiq_core::ConfigBuilder,
+    ) -> Self {
+        let provider = provider().clone();
+        let client = provider.register_client(authentiq_dev::ClientRegistration {
+            redirect_uris: vec![format!("{APP_URL}/auth/callback")],
+            post_logout_redirect_uris: vec![format!("{APP_URL}/")],
+            ..Default::default()
+        });
+        let key = random_key();
+        let auth = f(Authentiq::builder(provider.issuer(), &client.client_id)
+            .client_secret(&client.client_secret)
+            .public_url(APP_URL)
+            .session_key(key.clone()))
+        .build()
+        .await
+        .expect("the SDK configures itself against the development provider");
+        Self {
+            provider,
+            client,
+            auth,
+            key,
+        }
+    }
+
+    /// Another SDK instance for the same client (same issuer, other key or settings).
+    pub async fn other(
+        &self,
+        f: impl FnOnce(authentiq_core::ConfigBuilder) -> authentiq_core::ConfigBuilder,
+    ) -> Authentiq {
+        f(
+            Authentiq::builder(self.provider.issuer(), &self.client.client_id)
+                .client_secret(&self.client.client_secret)
+                .public_url(APP_URL),
+        )
+        .build()
+        .await
+        .expect("the SDK configures itself")
+    }
+}
+
+fn random_key() -> Vec<u8> {
+    let mut k = vec![0u8; 64];
+    aws_lc_rs::rand::fill(&mut k).expect("system random generator");
+    k
+}
+
+/// Generates one `#[test]` per case for a [`Framework`]:
+///
+/// ```ignore
+/// authentiq_conformance::conformance_tests!(tokio::test, MyFramework);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($test:meta, $fw:ty) => {
+        $crate::conformance_tests!(@cases $test, $fw,
+            public_route,
+            browser_without_session_is_redirected_to_login,
+            api_without_session_gets_401,
+            xhr_without_session_gets_401,
+            optional_without_session,
+            sign_in_creates_session,
+            optional_with_session,
+            login_redirect_carries_state_nonce_pkce,
+            tampered_session_cookie,
+            expired_session_cookie,
+            idle_session_cookie,
+            foreign_session_cookie,
+            state_mismatch,
+            missing_flow_cookie,
+            code_replay,
+            provider_error_callback,
+            required_scope_declined,
+            offsite_return_to_absolute,
+            offsite_return_to_protocol_relative,
+            offsite_return_to_backslash,
+            logout_ends_session,
+            logout_from_other_origin_refused,
+            backchannel_logout_ends_session,
+            cors_preflight_not_blocked,
+            missing_layer,
+            customized_rejection,
+            bearer_valid,
+            bearer_missing,
+            bearer_invalid,
+            bearer_hs256_refused,
+            callback_post_json,
+        );
+    };
+    (@cases $test:meta, $fw:ty, $($case:ident),* $(,)?) => {
+        $(
+            #[$test]
+            async fn $case() {
+                $crate::$case::<$fw>().await;
+            }
+        )*
+    };
+}
+
+/// The case names, in order (for the conformance matrix).
+pub const CASES: &[&str] = &[
+    "public_route",
+    "browser_without_session_is_redirected_to_login",
+    "api_without_session_gets_401",
+    "xhr_without_session_gets_401",
+    "optional_without_session",
+    "sign_in_creates_session",
+    "optional_with_session",
+    "login_redirect_carries_state_nonce_pkce",
+    "tampered_session_cookie",
+    "expired_session_cookie",
+    "idle_session_cookie",
+    "foreign_session_cookie",
+    "state_mismatch",
+    "missing_flow_cookie",
+    "code_replay",
+    "provider_error_callback",
+    "required_scope_declined",
+    "offsite_return_to_absolute",
+    "offsite_return_to_protocol_relative",
+    "offsite_return_to_backslash",
+    "logout_ends_session",
+    "logout_from_other_origin_refused",
+    "backchannel_logout_ends_session",
+    "cors_preflight_not_blocked",
+    "missing_layer",
+    "customized_rejection",
+    "bearer_valid",
+    "bearer_missing",
+    "bearer_invalid",
+    "bearer_hs256_refused",
+    "callback_post_json",
+];

@@ -1,0 +1,842 @@
+//! The cases. Each builds its own harness and app, so they run independently.
+
+use serde_json::{Value, json};
+
+use crate::{
+    APP_URL, Approval, Framework, Grant, Harness, Jar, TestApp, TestRequest, TestResponse,
+};
+use authentiq_dev::Alg;
+
+const UNAUTHENTICATED: &str =
+    r#"{"error":"unauthenticated","error_description":"authentication is required"}"#;
+const NOT_CONFIGURED: &str = r#"{"error":"authentiq_not_configured","error_description":"authentiq is not configured for this route: install the Authentiq layer (axum), middleware (actix-web), fairing (rocket) or filter (warp) around it"}"#;
+
+fn browser(uri: &str) -> TestRequest {
+    TestRequest::new("GET", uri).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+}
+
+fn api(uri: &str) -> TestRequest {
+    TestRequest::new("GET", uri).header("accept", "application/json")
+}
+
+/// The path and query of an app URL.
+fn local(url: &str) -> String {
+    url.strip_prefix(APP_URL).unwrap_or(url).to_owned()
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    query(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn session_name() -> &'static str {
+    "authentiq_session"
+}
+
+fn assert_status(res: &TestResponse, status: u16, what: &str) {
+    assert_eq!(
+        res.status,
+        status,
+        "{what}: status; body: {}; headers: {:?}",
+        res.text(),
+        res.headers
+    );
+}
+
+fn assert_json_error(res: &TestResponse, status: u16, code: &str) {
+    assert_status(res, status, code);
+    assert!(
+        res.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        "{code}: JSON content type, got {:?}",
+        res.header("content-type")
+    );
+    assert_eq!(res.json()["error"], code, "error code; body {}", res.text());
+}
+
+/// GET /auth/login; returns the response and the jar holding the flow cookie.
+async fn start_login<A: TestApp>(app: &A, return_to: &str) -> (TestResponse, Jar) {
+    let uri = format!(
+        "/auth/login?return_to={}",
+        url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    );
+    let res = app.call(browser(&uri)).await;
+    assert_status(&res, 303, "login redirect");
+    let mut jar = Jar::new();
+    jar.apply(&res);
+    (res, jar)
+}
+
+/// Runs login and the provider's approval; returns the callback path and the jar before it.
+async fn approved<A: TestApp>(
+    h: &Harness,
+    app: &A,
+    return_to: &str,
+    approval: &Approval,
+) -> (String, Jar) {
+    let (res, jar) = start_login(app, return_to).await;
+    let location = res.header("location").expect("login sets Location");
+    let callback = h
+        .provider
+        .approve(location, approval)
+        .expect("the provider approves");
+    assert!(
+        callback.starts_with(&format!("{APP_URL}/auth/callback?")),
+        "callback URL {callback}"
+    );
+    (local(&callback), jar)
+}
+
+/// A complete sign-in; returns the final response and the browser's jar.
+async fn sign_in_with<A: TestApp>(
+    h: &Harness,
+    app: &A,
+    return_to: &str,
+    approval: &Approval,
+) -> (TestResponse, Jar) {
+    let (callback, mut jar) = approved(h, app, return_to, approval).await;
+    let res = app.call(browser(&callback).cookies(&jar)).await;
+    jar.apply(&res);
+    (res, jar)
+}
+
+async fn sign_in<A: TestApp>(h: &Harness, app: &A) -> Jar {
+    let (res, jar) = sign_in_with(h, app, "/me", &Approval::default()).await;
+    assert_status(&res, 303, "callback");
+    assert_eq!(res.header("location"), Some("/me"));
+    assert!(
+        jar.get(session_name()).is_some(),
+        "a session cookie is set: {:?}",
+        res.headers
+    );
+    jar
+}
+
+fn session_data(h: &Harness, sub: &str) -> authentiq_core::SessionData {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    authentiq_core::SessionData {
+        id: format!("forged-{now}"),
+        sub: sub.into(),
+        iss: h.provider.issuer(),
+        aud: h.client.client_id.clone(),
+        sid: None,
+        iat: now,
+        exp: now + 3600,
+        seen: now,
+        claims: serde_json::Map::new(),
+        id_token: None,
+        session_state: None,
+    }
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
+}
+
+fn removes_session(res: &TestResponse) -> bool {
+    res.set_cookies()
+        .iter()
+        .any(|c| c.starts_with(&format!("{}=;", session_name())) && c.contains("Max-Age=0"))
+}
+
+/// `GET /public` answers without any session.
+pub async fn public_route<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app.call(browser("/public")).await;
+    assert_status(&res, 200, "public");
+    assert_eq!(res.text(), "public");
+    assert!(res.set_cookies().is_empty(), "no cookie on a public route");
+}
+
+/// A browser navigation without a session is redirected to login with `return_to`.
+pub async fn browser_without_session_is_redirected_to_login<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app.call(browser("/me")).await;
+    assert_status(&res, 303, "browser redirect");
+    assert_eq!(res.header("location"), Some("/auth/login?return_to=%2Fme"));
+    let res = app.call(browser("/me?tab=a&b=c")).await;
+    assert_eq!(
+        res.header("location"),
+        Some("/auth/login?return_to=%2Fme%3Ftab%3Da%26b%3Dc")
+    );
+}
+
+/// An API client without a session gets 401, `WWW-Authenticate: Bearer` and a JSON error.
+pub async fn api_without_session_gets_401<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    for req in [api("/me"), TestRequest::new("GET", "/me")] {
+        let res = app.call(req).await;
+        assert_status(&res, 401, "api");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        assert_eq!(res.text(), UNAUTHENTICATED);
+    }
+}
+
+/// XHR and fetch requests are API requests even when they accept HTML.
+pub async fn xhr_without_session_gets_401<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app
+        .call(browser("/me").header("x-requested-with", "XMLHttpRequest"))
+        .await;
+    assert_status(&res, 401, "xhr");
+    let res = app
+        .call(browser("/me").header("sec-fetch-mode", "cors"))
+        .await;
+    assert_status(&res, 401, "fetch");
+    assert_eq!(res.text(), UNAUTHENTICATED);
+}
+
+/// The optional extractor yields nothing without a session.
+pub async fn optional_without_session<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app.call(api("/maybe")).await;
+    assert_status(&res, 200, "maybe");
+    assert_eq!(res.json(), json!({"sub": null}));
+}
+
+/// A full sign-in through the provider ends in a session that `/me` accepts.
+pub async fn sign_in_creates_session<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, mut jar) = approved(&h, &app, "/me", &Approval::default()).await;
+    let res = app.call(browser(&callback).cookies(&jar)).await;
+    assert_status(&res, 303, "callback");
+    assert_eq!(res.header("location"), Some("/me"));
+    let session_cookie = res
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{}=", session_name())))
+        .expect("a session cookie")
+        .to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(
+            session_cookie.contains(attr),
+            "session cookie has {attr}: {session_cookie}"
+        );
+    }
+    jar.apply(&res);
+    assert!(
+        jar.names()
+            .iter()
+            .all(|n| !n.starts_with("authentiq_flow_")),
+        "flow cookie cleared: {:?}",
+        jar.names()
+    );
+    let me = app.call(api("/me").cookies(&jar)).await;
+    assert_status(&me, 200, "me");
+    let claims = me.json();
+    let a = Approval::default();
+    assert_eq!(claims["iss"], h.provider.issuer());
+    assert!(claims["sub"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(claims["email"], a.email);
+    assert_eq!(claims["email_verified"], true);
+    assert_eq!(claims["name"], a.name);
+    assert!(
+        claims.get("nonce").is_none() && claims.get("aud").is_none(),
+        "protocol claims are not exposed: {claims}"
+    );
+    let scope = claims["scope"].as_str().unwrap_or_default();
+    assert!(
+        scope.split(' ').any(|s| s == "email"),
+        "granted scopes listed: {scope}"
+    );
+}
+
+/// The optional extractor yields the user with a session.
+pub async fn optional_with_session<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let me = app.call(api("/me").cookies(&jar)).await.json();
+    let res = app.call(api("/maybe").cookies(&jar)).await;
+    assert_status(&res, 200, "maybe");
+    assert_eq!(res.json(), json!({"sub": me["sub"]}));
+}
+
+/// The authorization request carries state, nonce and PKCE S256, and the flow cookie is
+/// short-lived, HttpOnly and SameSite=Lax.
+pub async fn login_redirect_carries_state_nonce_pkce<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, _) = start_login(&app, "/").await;
+    let loc = res.header("location").expect("Location").to_owned();
+    assert!(
+        loc.starts_with(&format!("{}/authorize?", h.provider.base_url())),
+        "authorize URL {loc}"
+    );
+    assert_eq!(param(&loc, "response_type").as_deref(), Some("code"));
+    assert_eq!(param(&loc, "client_id"), Some(h.client.client_id.clone()));
+    assert_eq!(
+        param(&loc, "redirect_uri"),
+        Some(format!("{APP_URL}/auth/callback"))
+    );
+    assert_eq!(
+        param(&loc, "scope").as_deref(),
+        Some("openid aq:name email~rs aq:push")
+    );
+    assert_eq!(
+        param(&loc, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(param(&loc, "code_challenge").map(|c| c.len()), Some(43));
+    let state = param(&loc, "state").expect("state");
+    let nonce = param(&loc, "nonce").expect("nonce");
+    assert!(state.len() >= 43 && nonce.len() >= 43 && state != nonce);
+    let flow = res
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("authentiq_flow_"))
+        .expect("flow cookie")
+        .to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Max-Age=600", "Path=/"] {
+        assert!(flow.contains(attr), "flow cookie has {attr}: {flow}");
+    }
+    assert!(!flow.contains(&state), "the flow cookie is encrypted");
+    let (again, _) = start_login(&app, "/").await;
+    assert_ne!(
+        param(again.header("location").unwrap_or(""), "state"),
+        Some(state),
+        "fresh state per login"
+    );
+}
+
+/// A tampered session cookie is no session: 401 (or the login redirect), never a 500, and
+/// the cookie is removed.
+pub async fn tampered_session_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let mut jar = sign_in(&h, &app).await;
+    let v = jar.get(session_name()).unwrap_or_default().to_owned();
+    let mut bytes = v.into_bytes();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    jar.set(
+        session_name(),
+        &String::from_utf8(bytes).unwrap_or_default(),
+    );
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+    assert!(
+        removes_session(&res),
+        "the bad cookie is removed: {:?}",
+        res.set_cookies()
+    );
+    let res = app.call(browser("/me").cookies(&jar)).await;
+    assert_status(&res, 303, "browser with tampered cookie");
+    assert_eq!(res.header("location"), Some("/auth/login?return_to=%2Fme"));
+    for garbage in ["", "%%%", "a.b.c", "\"unbalanced", "===="] {
+        jar.set(session_name(), garbage);
+        let res = app.call(api("/maybe").cookies(&jar)).await;
+        assert_status(&res, 200, "optional route with a garbage cookie");
+        assert_eq!(res.json(), json!({"sub": null}));
+    }
+}
+
+/// A session past its absolute lifetime is refused.
+pub async fn expired_session_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let mut data = session_data(&h, "someone");
+    data.iat -= 7200;
+    data.exp = data.iat + 3600;
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    let mut jar = Jar::new();
+    jar.set(session_name(), &cookie_value(&cookie));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired")
+    );
+    // The same session, still within its lifetime, is accepted: the refusal is the expiry.
+    let fresh = h
+        .auth
+        .session_cookie(&session_data(&h, "someone"))
+        .await
+        .expect("seal");
+    jar.set(session_name(), &cookie_value(&fresh));
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "fresh session",
+    );
+}
+
+/// A session unused for longer than the idle timeout is refused.
+pub async fn idle_session_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let mut data = session_data(&h, "someone");
+    data.seen -= h.auth.config().session.idle.as_secs() + 5;
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    let mut jar = Jar::new();
+    jar.set(session_name(), &cookie_value(&cookie));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("idle")
+    );
+}
+
+/// Cookies sealed by another app's key, or for another client, are refused.
+pub async fn foreign_session_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let other = h.other(|b| b.session_key(vec![9u8; 64])).await;
+    let cookie = other
+        .session_cookie(&session_data(&h, "mallory"))
+        .await
+        .expect("seal");
+    let mut jar = Jar::new();
+    jar.set(session_name(), &cookie_value(&cookie));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    let mut data = session_data(&h, "mallory");
+    data.aud = "another-client".into();
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    jar.set(session_name(), &cookie_value(&cookie));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another issuer or client")
+    );
+}
+
+/// A callback whose state is not the one this browser started is refused, with no session.
+pub async fn state_mismatch<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, jar) = approved(&h, &app, "/", &Approval::default()).await;
+    let state = param(&callback, "state").expect("state");
+    let code = param(&callback, "code").expect("code");
+    // Entirely different state, and a state that shares the cookie key but not the rest.
+    let forged_tail = format!("{}{}", &state[..12], "x".repeat(state.len() - 12));
+    for forged in ["attacker-state".to_owned(), forged_tail] {
+        let uri = format!("/auth/callback?code={code}&state={forged}");
+        let res = app.call(api(&uri).cookies(&jar)).await;
+        assert_json_error(&res, 400, "state_mismatch");
+        assert!(!res.set_cookies().iter().any(|c| c.starts_with(&format!("{}=", session_name())) && !c.contains("Max-Age=0")));
+    }
+    assert_eq!(
+        h.provider.token_request_count_for(&h.client.client_id),
+        0,
+        "the code is never exchanged"
+    );
+}
+
+/// A callback without the flow cookie (expired, or another browser) is refused.
+pub async fn missing_flow_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, _) = approved(&h, &app, "/", &Approval::default()).await;
+    let res = app.call(api(&callback)).await;
+    assert_json_error(&res, 400, "flow_missing");
+    let res = app.call(browser(&callback)).await;
+    assert_status(&res, 400, "flow missing, HTML");
+    assert!(
+        res.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+}
+
+/// Replaying a callback (same code, same flow cookie) after it succeeded is refused.
+pub async fn code_replay<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, jar) = approved(&h, &app, "/me", &Approval::default()).await;
+    let first = app.call(browser(&callback).cookies(&jar)).await;
+    assert_status(&first, 303, "first callback");
+    let replay = app.call(api(&callback).cookies(&jar)).await;
+    assert_json_error(&replay, 400, "token_exchange_failed");
+    assert!(
+        !replay
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with(&format!("{}=", session_name())) && !c.contains("Max-Age=0"))
+    );
+}
+
+/// The provider's `error=access_denied` becomes a 403 with no session.
+pub async fn provider_error_callback<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, jar) = start_login(&app, "/").await;
+    let denied = h
+        .provider
+        .deny(res.header("location").unwrap_or_default())
+        .expect("deny");
+    let res = app.call(api(&local(&denied)).cookies(&jar)).await;
+    assert_json_error(&res, 403, "access_denied");
+}
+
+/// A required (`~r`) scope the user did not grant fails the sign-in.
+pub async fn required_scope_declined<F: Framework>() {
+    let h = Harness::with(|b| b.scope("aq:name phone~r")).await;
+    let app = F::app(h.auth.clone()).await;
+    let approval = Approval {
+        grant: Grant::Only(vec!["aq:name".into()]),
+        ignore_required: true,
+        ..Approval::default()
+    };
+    let (callback, jar) = approved(&h, &app, "/", &approval).await;
+    let res = app.call(api(&callback).cookies(&jar)).await;
+    assert_json_error(&res, 403, "required_scope_declined");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("phone")
+    );
+    // With the scope granted, the same flow succeeds: the refusal is the missing scope.
+    let (res, _) = sign_in_with(&h, &app, "/", &Approval::default()).await;
+    assert_status(&res, 303, "granted");
+}
+
+async fn offsite<F: Framework>(target: &str) {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, _) = sign_in_with(&h, &app, target, &Approval::default()).await;
+    assert_status(&res, 303, "callback");
+    assert_eq!(
+        res.header("location"),
+        Some("/"),
+        "return_to {target} falls back to /"
+    );
+}
+
+/// `return_to=https://evil.example` falls back to `/`.
+pub async fn offsite_return_to_absolute<F: Framework>() {
+    offsite::<F>("https://evil.example").await;
+}
+
+/// `return_to=//evil.example` falls back to `/`.
+pub async fn offsite_return_to_protocol_relative<F: Framework>() {
+    offsite::<F>("//evil.example").await;
+}
+
+/// `return_to=/\evil.example` falls back to `/`.
+pub async fn offsite_return_to_backslash<F: Framework>() {
+    offsite::<F>("/\\evil.example").await;
+}
+
+/// Logout ends the session (a copy of the old cookie is refused too) and sends the browser
+/// to the provider's end-session endpoint with `id_token_hint`.
+pub async fn logout_ends_session<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let copy = jar.clone();
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/logout")
+                .header("origin", APP_URL)
+                .cookies(&jar),
+        )
+        .await;
+    assert_status(&res, 303, "logout");
+    let loc = res.header("location").unwrap_or_default();
+    assert!(
+        loc.starts_with(&format!("{}/authorize/logout?", h.provider.base_url())),
+        "end-session URL {loc}"
+    );
+    assert!(param(loc, "id_token_hint").is_some_and(|t| t.split('.').count() == 3));
+    assert_eq!(
+        param(loc, "post_logout_redirect_uri"),
+        Some(format!("{APP_URL}/"))
+    );
+    assert!(
+        removes_session(&res),
+        "logout removes the cookie: {:?}",
+        res.set_cookies()
+    );
+    let res = app.call(api("/me").cookies(&copy)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    // Without a session, logout still answers with a redirect home.
+    let res = app
+        .call(TestRequest::new("POST", "/auth/logout").header("origin", APP_URL))
+        .await;
+    assert_status(&res, 303, "anonymous logout");
+    assert_eq!(res.header("location"), Some("/"));
+    let res = app.call(api("/auth/logout")).await;
+    assert_json_error(&res, 405, "method_not_allowed");
+}
+
+/// A logout posted from another origin is refused and the session stays.
+pub async fn logout_from_other_origin_refused<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/logout")
+                .header("origin", "https://evil.example")
+                .header("accept", "application/json")
+                .cookies(&jar),
+        )
+        .await;
+    assert_json_error(&res, 403, "cross_origin");
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "session kept",
+    );
+}
+
+/// A valid back-channel logout token ends the session with its `sid`; a replay and a token
+/// with a nonce are refused with 400.
+pub async fn backchannel_logout_ends_session<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let me = app.call(api("/me").cookies(&jar)).await.json();
+    let sid = me["sid"]
+        .as_str()
+        .expect("the provider sends sid")
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = |jti: &str, extra: Value| {
+        let mut c = json!({
+            "iss": h.provider.issuer(), "aud": h.client.client_id, "iat": now, "exp": now + 120,
+            "jti": jti, "sid": sid,
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}}
+        });
+        if let (Some(o), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        c
+    };
+    let header = json!({"alg": "HS256", "typ": "logout+jwt"});
+    let post = |token: String| {
+        TestRequest::new("POST", "/auth/backchannel-logout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("logout_token={token}"))
+    };
+    let with_nonce = authentiq_dev::keys::hs256(
+        h.client.client_secret.as_bytes(),
+        &header,
+        &claims("n1", json!({"nonce": "x"})),
+    );
+    let res = app.call(post(with_nonce)).await;
+    assert_json_error(&res, 400, "invalid_token");
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "session survives an invalid token",
+    );
+
+    let token = authentiq_dev::keys::hs256(
+        h.client.client_secret.as_bytes(),
+        &header,
+        &claims("j1", json!({})),
+    );
+    let res = app.call(post(token.clone())).await;
+    assert_status(&res, 200, "back-channel logout");
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    let res = app.call(post(token)).await;
+    assert_json_error(&res, 400, "invalid_token");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already used")
+    );
+}
+
+/// A CORS preflight reaches the app's OPTIONS handler; the guard does not answer it.
+pub async fn cors_preflight_not_blocked<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app
+        .call(
+            TestRequest::new("OPTIONS", "/me")
+                .header("origin", "https://spa.example")
+                .header("access-control-request-method", "GET"),
+        )
+        .await;
+    assert_status(&res, 204, "preflight");
+}
+
+/// A guard without the layer answers 500 with a message that says what to install.
+pub async fn missing_layer<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::bare(h.auth.clone()).await;
+    for req in [api("/me"), browser("/me")] {
+        let res = app.call(req).await;
+        assert_status(&res, 500, "missing layer");
+        assert_eq!(res.header("content-type"), Some("application/json"));
+        assert_eq!(res.text(), NOT_CONFIGURED);
+    }
+}
+
+/// A handler that takes the rejection can answer its own way.
+pub async fn customized_rejection<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app.call(browser("/custom")).await;
+    assert_status(&res, 418, "custom");
+    assert_eq!(res.json(), json!({"custom": "unauthenticated"}));
+    let jar = sign_in(&h, &app).await;
+    let res = app.call(browser("/custom").cookies(&jar)).await;
+    assert_status(&res, 200, "custom with session");
+}
+
+/// A valid browser-channel ID Token (asymmetric) as `Authorization: Bearer` is accepted.
+pub async fn bearer_valid<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA] {
+        let token = h.provider.mint_id_token_with(
+            &h.client.client_id,
+            alg,
+            "api-user",
+            json!({"email": "api@example.com"}),
+        );
+        for path in ["/api/me", "/me"] {
+            let res = app
+                .call(api(path).header("authorization", &format!("Bearer {token}")))
+                .await;
+            assert_status(&res, 200, path);
+            let claims = res.json();
+            assert_eq!(claims["sub"], "api-user");
+            assert_eq!(claims["email"], "api@example.com");
+            assert!(
+                res.set_cookies().is_empty(),
+                "bearer requests get no cookie"
+            );
+        }
+    }
+}
+
+/// `/api/me` without a token: 401 with a bare `Bearer` challenge, even for browsers.
+pub async fn bearer_missing<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    for req in [
+        api("/api/me"),
+        browser("/api/me"),
+        api("/api/me").cookies(&jar),
+    ] {
+        let res = app.call(req).await;
+        assert_status(&res, 401, "bearer missing");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(res.text(), UNAUTHENTICATED);
+    }
+}
+
+/// A bad bearer token: 401 with `error="invalid_token"`.
+pub async fn bearer_invalid<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let token =
+        h.provider
+            .mint_id_token_with(&h.client.client_id, Alg::RS256, "api-user", json!({}));
+    let (head, _) = token.rsplit_once('.').unwrap_or_default();
+    let forged = format!("{head}.{}", "A".repeat(342));
+    for value in [
+        format!("Bearer {forged}"),
+        "Bearer not-a-token".into(),
+        "Bearer ".into(),
+        "Bearer a b".into(),
+    ] {
+        let res = app
+            .call(api("/api/me").header("authorization", &value))
+            .await;
+        assert_json_error(&res, 401, "invalid_token");
+        assert!(
+            res.header("www-authenticate")
+                .is_some_and(|w| w.starts_with("Bearer error=\"invalid_token\"")),
+            "challenge {:?}",
+            res.header("www-authenticate")
+        );
+    }
+}
+
+/// An HS256 token (valid only from the token endpoint) is refused as a bearer token.
+pub async fn bearer_hs256_refused<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let token =
+        h.provider
+            .mint_id_token_with(&h.client.client_id, Alg::HS256, "api-user", json!({}));
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {token}")))
+        .await;
+    assert_json_error(&res, 401, "invalid_token");
+    assert!(
+        res.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HS256")
+    );
+}
+
+/// AuthentiqJS forwards the response as JSON: 200 with the claims and a session cookie.
+pub async fn callback_post_json<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, mut jar) = approved(&h, &app, "/", &Approval::default()).await;
+    let body = json!({"code": param(&callback, "code"), "state": param(&callback, "state")});
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/callback")
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("origin", APP_URL)
+                .cookies(&jar)
+                .body(body.to_string()),
+        )
+        .await;
+    assert_status(&res, 200, "JSON callback");
+    assert_eq!(res.json()["email"], Approval::default().email);
+    jar.apply(&res);
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "session from the JSON callback",
+    );
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/callback")
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_json_error(&res, 400, "invalid_request");
+}
