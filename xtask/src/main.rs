@@ -1,1 +1,171 @@
-fn main() {}
+//! The one entry point for automation: `cargo xtask <command>`.
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `ci` | format check, clippy with warnings as errors, the whole test suite |
+//! | `demo [framework]` | runs an example app with the embedded development provider |
+//! | `conformance` | runs the conformance suite for every adapter and prints a framework × case matrix |
+//! | `tidy` | checks the workspace layout rules (also run as a normal test) |
+//! | `bench` | runs the criterion benchmarks |
+
+#![forbid(unsafe_code)]
+
+mod tidy;
+
+use std::process::{Command, ExitCode};
+
+/// The adapters, as (framework, adapter package, example package).
+pub(crate) const FRAMEWORKS: &[(&str, &str, &str)] =
+    &[("axum", "authentiq-axum", "authentiq-example-axum")];
+
+fn cargo(args: &[&str]) -> bool {
+    eprintln!("$ cargo {}", args.join(" "));
+    Command::new(env!("CARGO"))
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ci() -> bool {
+    cargo(&["fmt", "--all", "--check"])
+        && cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        && cargo(&["test", "--workspace", "--all-targets"])
+        && cargo(&["test", "--workspace", "--doc"])
+}
+
+fn demo(framework: &str) -> bool {
+    match FRAMEWORKS.iter().find(|(f, _, _)| *f == framework) {
+        Some((_, _, example)) => cargo(&["run", "--package", example]),
+        None => {
+            eprintln!(
+                "unknown framework `{framework}`; one of: {}",
+                names().join(", ")
+            );
+            false
+        }
+    }
+}
+
+fn names() -> Vec<&'static str> {
+    FRAMEWORKS.iter().map(|(f, _, _)| *f).collect()
+}
+
+/// Runs each adapter's conformance tests and prints which cases passed where.
+fn conformance() -> bool {
+    let mut results: Vec<(&str, std::collections::BTreeMap<String, bool>)> = Vec::new();
+    let mut all_ok = true;
+    for (framework, adapter, _) in FRAMEWORKS {
+        eprintln!("$ cargo test -p {adapter} --test conformance");
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "test",
+                "-p",
+                adapter,
+                "--test",
+                "conformance",
+                "--",
+                "--test-threads",
+                "4",
+            ])
+            .output();
+        let Ok(out) = out else {
+            all_ok = false;
+            continue;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut cases = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("test ") {
+                if let Some((name, outcome)) = rest.split_once(" ... ") {
+                    cases.insert(name.trim().to_owned(), outcome.trim() == "ok");
+                }
+            }
+        }
+        if !out.status.success() || cases.is_empty() {
+            all_ok = false;
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        results.push((framework, cases));
+    }
+    let mut names: Vec<String> = results
+        .iter()
+        .flat_map(|(_, c)| c.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    let width = names.iter().map(String::len).max().unwrap_or(4);
+    print!("{:width$}", "case");
+    for (f, _) in &results {
+        print!("  {f:^7}");
+    }
+    println!();
+    for name in &names {
+        print!("{name:width$}");
+        for (_, cases) in &results {
+            let mark = match cases.get(name) {
+                Some(true) => "ok",
+                Some(false) => {
+                    all_ok = false;
+                    "FAIL"
+                }
+                None => {
+                    all_ok = false;
+                    "-"
+                }
+            };
+            print!("  {mark:^7}");
+        }
+        println!();
+    }
+    let total: usize = results
+        .iter()
+        .map(|(_, c)| c.values().filter(|ok| **ok).count())
+        .sum();
+    println!(
+        "{total} passed across {} frameworks and {} cases",
+        results.len(),
+        names.len()
+    );
+    all_ok
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ok = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo(args.get(1).map_or("axum", String::as_str)),
+        Some("conformance") => conformance(),
+        Some("tidy") => match tidy::check(&tidy::workspace_root()) {
+            Ok(()) => {
+                println!("tidy: ok");
+                true
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("tidy: {p}");
+                }
+                false
+            }
+        },
+        Some("bench") => cargo(&["bench", "--package", "authentiq-core"]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <ci | demo [{}] | conformance | tidy | bench>",
+                names().join("|")
+            );
+            false
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

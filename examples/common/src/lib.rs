@@ -1,1 +1,189 @@
-//! placeholder
+//! What the four example apps share, so that each framework's app is only framework glue:
+//! reading the contract's environment variables, starting the embedded development provider,
+//! rendering the home page, and the smoke test that drives an app over real loopback HTTP.
+
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "smoke")]
+pub mod smoke;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use authentiq_core::{
+    Authentiq, Claims, ConfigBuilder, ConfigError, Identity, MemoryStore, html_escape,
+};
+use authentiq_dev::{ClientRegistration, DevProvider};
+
+/// Why the example could not start. The message names the variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable is malformed.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The SDK refused the configuration or could not reach the provider.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The embedded provider or the listener could not start.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The example's settings (see the contract's table of environment variables).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `AUTHENTIQ_ISSUER`; `None` starts the embedded development provider.
+    pub issuer: Option<String>,
+    /// `APP_ADDR`, default `127.0.0.1:8000`.
+    pub addr: Option<SocketAddr>,
+    /// `APP_PUBLIC_URL`, default `http://<APP_ADDR>`.
+    pub public_url: Option<String>,
+    /// `APP_SESSION_STORE`: `cookie` (default) or `memory`.
+    pub store: Option<String>,
+}
+
+impl Settings {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Self, StartError> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+        let addr = match var("APP_ADDR") {
+            Some(a) => Some(a.parse().map_err(|e| StartError::Invalid {
+                name: "APP_ADDR",
+                reason: format!("`{a}` is not a socket address ({e})"),
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            issuer: var("AUTHENTIQ_ISSUER"),
+            addr,
+            public_url: var("APP_PUBLIC_URL"),
+            store: var("APP_SESSION_STORE"),
+        })
+    }
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)))
+    }
+}
+
+/// A configured example: the SDK, plus the embedded provider when one was started.
+pub struct Example {
+    /// The SDK.
+    pub auth: Authentiq,
+    /// The app's public URL.
+    pub public_url: String,
+    /// The embedded provider, if it was started (kept alive with the app).
+    pub provider: Option<DevProvider>,
+}
+
+/// Sets up logging from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Configures the SDK for an app listening on `bound` (the listener's real address, so port 0
+/// works). Starts and registers with the embedded provider unless `AUTHENTIQ_ISSUER` is set.
+pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, StartError> {
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = public_url.trim_end_matches('/').to_owned();
+    let (builder, provider) = match &settings.issuer {
+        Some(_) => (ConfigBuilder::from_env()?, None),
+        None => {
+            let provider = DevProvider::start().map_err(|e| {
+                StartError::Io(format!("the development provider did not start: {e}"))
+            })?;
+            let client = provider.register_client(ClientRegistration {
+                client_id: Some("authentiq-example".into()),
+                redirect_uris: vec![format!("{public_url}/auth/callback")],
+                post_logout_redirect_uris: vec![format!("{public_url}/")],
+                backchannel_logout_uri: Some(format!("{public_url}/auth/backchannel-logout")),
+                ..Default::default()
+            });
+            tracing::info!(issuer = %provider.issuer(), "started the embedded development provider");
+            // The example's client is registered with the embedded provider, so only the
+            // remaining contract variables are read from the environment.
+            let mut b = Authentiq::builder(provider.issuer(), client.client_id)
+                .client_secret(client.client_secret);
+            if let Ok(s) = std::env::var("AUTHENTIQ_SCOPE") {
+                b = b.scope(&s);
+            }
+            if let Ok(k) = std::env::var("APP_SESSION_KEY") {
+                let key = authentiq_core::decode_session_key(&k).map_err(|reason| {
+                    StartError::Invalid {
+                        name: "APP_SESSION_KEY",
+                        reason,
+                    }
+                })?;
+                b = b.session_key(key);
+            }
+            (b, Some(provider))
+        }
+    };
+    let builder = builder.public_url(&public_url);
+    let builder = match settings.store.as_deref() {
+        None | Some("cookie") => builder,
+        Some("memory") => builder.session_store(Arc::new(MemoryStore::default())),
+        Some(other) => {
+            return Err(StartError::Invalid {
+                name: "APP_SESSION_STORE",
+                reason: format!("`{other}` is not `cookie` or `memory`"),
+            });
+        }
+    };
+    let auth = builder.build().await?;
+    Ok(Example {
+        auth,
+        public_url,
+        provider,
+    })
+}
+
+/// The one line printed once the app accepts connections.
+pub fn announce(framework: &str, public_url: &str) {
+    println!("authentiq example ({framework}) listening on {public_url}/");
+}
+
+/// The claims as the contract's JSON: at least `sub` and `iss`, plus granted identity claims.
+pub fn claims_json(identity: &Identity<Claims>) -> serde_json::Value {
+    serde_json::to_value(&identity.claims).unwrap_or_default()
+}
+
+/// The home page: who is signed in with a sign-out button, or a sign-in link.
+pub fn home_page(framework: &str, user: Option<&Identity<Claims>>) -> String {
+    let body = match user {
+        Some(id) => {
+            let c = &id.claims;
+            let email = c
+                .verified_email()
+                .map(|e| format!("<p>Verified email: <strong>{}</strong></p>", html_escape(e)))
+                .unwrap_or_default();
+            format!(
+                "<p>Signed in as <strong>{}</strong>.</p>{email}\
+                 <p><a href=\"/me\">Your claims as JSON</a></p>\
+                 <form method=\"post\" action=\"/auth/logout\"><button>Sign out</button></form>",
+                html_escape(&c.display_name())
+            )
+        }
+        None => "<p>You are not signed in.</p><p><a class=\"button\" href=\"/auth/login?return_to=/\">Sign in with Authentiq</a></p>".to_owned(),
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>authentiq-rs example</title>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}\
+         .button,button{{background:#0b6efd;color:#fff;border:0;border-radius:.4rem;padding:.6rem 1rem;text-decoration:none;font-size:1rem;cursor:pointer}}</style>\
+         </head><body><h1>authentiq-rs example</h1><p class=\"framework\">Served by {}.</p>{body}</body></html>",
+        html_escape(framework)
+    )
+}

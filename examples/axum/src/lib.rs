@@ -1,0 +1,51 @@
+//! The example contract (`shared/CONTRACT.md`) on axum: everything but the framework glue is in
+//! `authentiq-example-common` and `authentiq-core`.
+
+#![forbid(unsafe_code)]
+
+use authentiq_axum::{AuthLayer, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_core::Authentiq;
+use authentiq_example_common as common;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+
+async fn home(user: MaybeAuthenticated) -> Html<String> {
+    Html(common::home_page("axum", user.0.as_ref()))
+}
+
+async fn me(user: Authenticated) -> Json<serde_json::Value> {
+    Json(common::claims_json(&user))
+}
+
+async fn api_me(user: Bearer) -> Json<serde_json::Value> {
+    Json(common::claims_json(&user))
+}
+
+/// The app's router.
+pub fn app(auth: Authentiq) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .route("/api/me", get(api_me))
+        .merge(authentiq_axum::routes(&auth))
+        .layer(AuthLayer::new(auth))
+}
+
+/// Binds, configures and serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let listener = tokio::net::TcpListener::bind(settings.listen_addr())
+        .await
+        .map_err(|e| {
+            common::StartError::Io(format!("cannot listen on {}: {e}", settings.listen_addr()))
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| common::StartError::Io(e.to_string()))?;
+    let example = common::prepare(&settings, bound).await?;
+    common::announce("axum", &example.public_url);
+    let _provider = example.provider;
+    axum::serve(listener, app(example.auth))
+        .await
+        .map_err(|e| common::StartError::Io(e.to_string()))
+}

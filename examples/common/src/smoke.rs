@@ -1,0 +1,252 @@
+//! The smoke test every example runs: a cookie-aware client signs in over real loopback HTTP
+//! through the development provider's own pages, reads `/me`, and signs out.
+
+use std::collections::BTreeMap;
+
+/// A minimal browser: follows nothing by itself, keeps cookies per host.
+struct Browser {
+    http: reqwest::Client,
+    jar: BTreeMap<(String, String), String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        Self {
+            http,
+            jar: BTreeMap::new(),
+        }
+    }
+
+    fn host(url: &str) -> String {
+        url::Url::parse(url)
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or(""),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    fn cookie_header(&self, url: &str) -> String {
+        let host = Self::host(url);
+        self.jar
+            .iter()
+            .filter(|((h, _), _)| *h == host)
+            .map(|((_, n), v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, url: &str, res: &reqwest::Response) {
+        let host = Self::host(url);
+        for v in res.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap_or_default();
+            let Some((name, value)) = v.split(';').next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            if value.is_empty() || v.contains("Max-Age=0") {
+                self.jar.remove(&(host.clone(), name.to_owned()));
+            } else {
+                self.jar
+                    .insert((host.clone(), name.to_owned()), value.to_owned());
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        form: Option<&[(String, String)]>,
+        accept: &str,
+    ) -> (u16, Option<String>, String) {
+        let mut req = self
+            .http
+            .request(method, url)
+            .header("accept", accept)
+            .header("cookie", self.cookie_header(url));
+        if let Some(form) = form {
+            let origin = url::Url::parse(url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin)
+                .body(body);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        self.keep(url, &res);
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(|l| absolute(url, l));
+        let body = res.text().await.unwrap_or_default();
+        (status, location, body)
+    }
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    url::Url::parse(base)
+        .and_then(|b| b.join(location))
+        .map(String::from)
+        .unwrap_or_else(|_| location.to_owned())
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// The optional scopes the approval form offers checked, as a browser would submit them.
+fn checked_grants(html: &str) -> Vec<String> {
+    let marker = "name=\"grant\" value=\"";
+    html.match_indices(marker)
+        .filter_map(|(i, _)| {
+            let rest = &html[i + marker.len()..];
+            let end = rest.find('"')?;
+            rest[end..]
+                .split('>')
+                .next()
+                .filter(|attrs| attrs.contains("checked"))
+                .map(|_| rest[..end].to_owned())
+        })
+        .collect()
+}
+
+/// Signs in at `app` (base URL without trailing slash) as a person would, checks `/me`,
+/// signs out, and checks the session is gone. Panics with what went wrong.
+pub async fn sign_in_me_sign_out(app: &str) {
+    let mut b = Browser::new();
+    let html = "text/html";
+    let (status, _, page) = b
+        .send(reqwest::Method::GET, &format!("{app}/"), None, html)
+        .await;
+    assert_eq!(status, 200, "home page");
+    assert!(page.contains("Sign in"), "home page offers sign-in");
+
+    let (status, location, _) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/auth/login?return_to=/me"),
+            None,
+            html,
+        )
+        .await;
+    assert!(
+        status == 302 || status == 303,
+        "login redirects, got {status}"
+    );
+    let authorize = location.expect("login Location");
+    let (status, _, page) = b.send(reqwest::Method::GET, &authorize, None, html).await;
+    assert_eq!(status, 200, "provider sign-in page");
+    assert!(page.contains("<svg"), "the sign-in page shows a QR code");
+    let pending = hidden(&page, "pending").expect("the approval form");
+    let approve_url = absolute(&authorize, "/authorize/approve");
+    let form: Vec<(String, String)> = [
+        ("pending", pending.as_str()),
+        ("name", "Smoke Tester"),
+        ("email", "smoke@example.com"),
+        ("email_verified", "on"),
+        ("phone", "+15555550100"),
+        ("phone_verified", "on"),
+        ("phone_type", "mobile"),
+        ("decision", "approve"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .chain(
+        checked_grants(&page)
+            .into_iter()
+            .map(|g| ("grant".to_owned(), g)),
+    )
+    .collect();
+    let (status, location, _) = b
+        .send(reqwest::Method::POST, &approve_url, Some(&form), html)
+        .await;
+    assert_eq!(status, 303, "approval redirects to the app");
+    let callback = location.expect("callback Location");
+    assert!(
+        callback.starts_with(&format!("{app}/auth/callback?")),
+        "back to the app: {callback}"
+    );
+    let (status, location, body) = b.send(reqwest::Method::GET, &callback, None, html).await;
+    assert_eq!(status, 303, "callback completes: {body}");
+    assert_eq!(location.as_deref(), Some(format!("{app}/me").as_str()));
+
+    let (status, _, body) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/me"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 200, "/me with the session");
+    let claims: serde_json::Value = serde_json::from_str(&body).expect("claims JSON");
+    assert_eq!(claims["name"], "Smoke Tester");
+    assert_eq!(claims["email"], "smoke@example.com");
+    assert!(
+        claims["iss"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("http://127.0.0.1:"))
+    );
+    let (_, _, page) = b
+        .send(reqwest::Method::GET, &format!("{app}/"), None, html)
+        .await;
+    assert!(
+        page.contains("Signed in as <strong>Smoke Tester</strong>"),
+        "home page shows the user"
+    );
+
+    let (status, location, _) = b
+        .send(
+            reqwest::Method::POST,
+            &format!("{app}/auth/logout"),
+            Some(&[]),
+            html,
+        )
+        .await;
+    assert_eq!(status, 303, "logout redirects");
+    let end_session = location.expect("logout Location");
+    assert!(
+        end_session.contains("/authorize/logout?"),
+        "to the provider's end-session endpoint: {end_session}"
+    );
+    let (status, location, _) = b.send(reqwest::Method::GET, &end_session, None, html).await;
+    assert_eq!(status, 303, "the provider sends the browser back");
+    let back = location.unwrap_or_default();
+    assert!(
+        back.starts_with(&format!("{app}/?state=")),
+        "back home with the logout state: {back}"
+    );
+    let (status, _, _) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/me"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 401, "signed out");
+    let (status, location, _) = b
+        .send(reqwest::Method::GET, &format!("{app}/me"), None, html)
+        .await;
+    assert_eq!(status, 303, "a browser is sent to sign in");
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("{app}/auth/login?return_to=%2Fme").as_str())
+    );
+}

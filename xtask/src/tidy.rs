@@ -1,0 +1,106 @@
+//! Workspace layout rules: every adapter runs the conformance suite and has an example, and
+//! no adapter depends on another adapter (they share only the core).
+
+use std::path::{Path, PathBuf};
+
+use crate::FRAMEWORKS;
+
+/// The workspace root (the parent of this crate).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Checks the rules; returns every problem found.
+pub(crate) fn check(root: &Path) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    // Every adapter name, listed or not yet, so a dependency on one is caught either way.
+    let adapters = [
+        "authentiq-axum",
+        "authentiq-actix",
+        "authentiq-rocket",
+        "authentiq-warp",
+    ];
+    for (framework, adapter, example) in FRAMEWORKS {
+        let dir = root.join(adapter);
+        let conformance = dir.join("tests/conformance.rs");
+        match std::fs::read_to_string(&conformance) {
+            Ok(text) if text.contains("conformance_tests!") => {}
+            Ok(_) => problems.push(format!(
+                "{} does not call conformance_tests!",
+                conformance.display()
+            )),
+            Err(_) => problems.push(format!("{adapter} has no tests/conformance.rs")),
+        }
+        let example_dir = root.join("examples").join(framework);
+        let manifest = std::fs::read_to_string(example_dir.join("Cargo.toml")).unwrap_or_default();
+        if !manifest.contains(&format!("name = \"{example}\"")) {
+            problems.push(format!(
+                "{framework} has no example package {example} in examples/{framework}"
+            ));
+        }
+        if !example_dir.join("tests/smoke.rs").exists() {
+            problems.push(format!("examples/{framework} has no smoke test"));
+        }
+        let own = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        for other in adapters.iter().filter(|o| *o != adapter) {
+            if own.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{other} "))
+                    || l.trim_start().starts_with(&format!("{other}."))
+                    || l.trim_start().starts_with(&format!("{other}="))
+            }) {
+                problems.push(format!(
+                    "{adapter} depends on {other}: adapters share only authentiq-core"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_is_tidy() {
+        if let Err(problems) = check(&workspace_root()) {
+            panic!("tidy problems:\n{}", problems.join("\n"));
+        }
+    }
+
+    #[test]
+    fn tidy_finds_a_missing_conformance_file_and_a_cross_dependency() {
+        let dir = std::env::temp_dir().join(format!("authentiq-tidy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("authentiq-axum")).expect("temp dir");
+        std::fs::write(
+            dir.join("authentiq-axum/Cargo.toml"),
+            "[dependencies]\nauthentiq-actix.workspace = true\n",
+        )
+        .expect("write");
+        let problems = check(&dir).expect_err("problems are found");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("no tests/conformance.rs")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("no example package")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("depends on authentiq-actix")),
+            "{problems:?}"
+        );
+    }
+}
