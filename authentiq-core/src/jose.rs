@@ -7,6 +7,8 @@
 //! could not express the policy (algorithm pinned by channel and key, never by header alone).
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -418,6 +420,19 @@ impl<'a> Jws<'a> {
         }
     }
 
+    /// The payload bytes. Read them only after the signature checked out.
+    pub(crate) fn payload_bytes(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Consumes the token into a [`ValidatedToken`] once every rule passed.
+    pub(crate) fn into_validated(self, subject: String) -> ValidatedToken {
+        ValidatedToken {
+            payload: self.payload,
+            subject,
+        }
+    }
+
     /// The payload as a JSON object. Call only after the signature checked out.
     pub(crate) fn payload(&self) -> Result<Map<String, Value>, TokenError> {
         match serde_json::from_slice::<Value>(&self.payload) {
@@ -473,95 +488,220 @@ pub(crate) struct Expect<'a> {
     pub(crate) code: Option<&'a str>,
 }
 
-/// A numeric date: integer or float seconds (floats appear in the wild), never negative.
-fn numeric(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, TokenError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(u) = n.as_u64() {
-                Ok(Some(u))
-            } else {
-                match n.as_f64() {
-                    Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
-                    _ => Err(TokenError::MissingClaim(name)),
+/// One claim value as the checks need it, read without building a JSON tree: strings borrow
+/// from the payload when they have no escapes, objects are skipped.
+#[derive(Default, Debug, PartialEq)]
+pub(crate) enum Loose<'a> {
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    UInt(u64),
+    Float(f64),
+    Strs(Vec<Cow<'a, str>>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
+                Ok(Loose::UInt(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
+                Ok(u64::try_from(v).map_or(Loose::Other, Loose::UInt))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Float(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
+                Ok(Loose::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Loose<'de>, E> {
+                Ok(Loose::Absent)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Loose<'de>, A::Error> {
+                let mut out = Vec::new();
+                let mut mixed = false;
+                while let Some(item) = seq.next_element::<Loose<'de>>()? {
+                    match item {
+                        Loose::Str(s) => out.push(s),
+                        _ => mixed = true,
+                    }
                 }
+                Ok(if mixed {
+                    Loose::Other
+                } else {
+                    Loose::Strs(out)
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Loose<'de>, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Loose::Other)
             }
         }
-        Some(_) => Err(TokenError::MissingClaim(name)),
+        d.deserialize_any(V)
+    }
+}
+
+impl Loose<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn is_absent(&self) -> bool {
+        matches!(self, Loose::Absent)
+    }
+    /// The string, owned (empty when not a string; callers check first).
+    pub(crate) fn as_str_owned(&self) -> String {
+        self.as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The registered claims of a token, read straight from the payload bytes; every other claim
+/// is skipped. A repeated registered claim makes the payload malformed (no "first one wins"
+/// ambiguity between this check and the app's view of the claims).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Registered<'a> {
+    #[serde(borrow)]
+    pub(crate) iss: Loose<'a>,
+    #[serde(borrow)]
+    pub(crate) sub: Loose<'a>,
+    #[serde(borrow)]
+    pub(crate) aud: Loose<'a>,
+    #[serde(borrow)]
+    azp: Loose<'a>,
+    #[serde(borrow)]
+    pub(crate) exp: Loose<'a>,
+    #[serde(borrow)]
+    iat: Loose<'a>,
+    #[serde(borrow)]
+    nbf: Loose<'a>,
+    #[serde(borrow)]
+    auth_time: Loose<'a>,
+    #[serde(borrow)]
+    nonce: Loose<'a>,
+    #[serde(borrow)]
+    at_hash: Loose<'a>,
+    #[serde(borrow)]
+    c_hash: Loose<'a>,
+}
+
+impl<'a> Registered<'a> {
+    pub(crate) fn parse(payload: &'a [u8]) -> Result<Self, TokenError> {
+        // serde's derived struct reader would also take a JSON array (fields by position).
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(TokenError::Malformed("payload is not a JSON object"));
+        }
+        serde_json::from_slice(payload)
+            .map_err(|_| TokenError::Malformed("payload is not a JSON object"))
+    }
+}
+
+/// A numeric date: integer or float seconds (floats appear in the wild), never negative.
+fn numeric(v: &Loose<'_>, name: &'static str) -> Result<Option<u64>, TokenError> {
+    match v {
+        Loose::Absent => Ok(None),
+        Loose::UInt(u) => Ok(Some(*u)),
+        Loose::Float(f) if f.is_finite() && *f >= 0.0 => Ok(Some(*f as u64)),
+        _ => Err(TokenError::MissingClaim(name)),
     }
 }
 
 /// The ID Token claim rules, after the signature verified.
 pub(crate) fn check_id_token_claims(
-    claims: &Map<String, Value>,
+    r: &Registered<'_>,
     alg: Option<Algorithm>,
     e: &Expect<'_>,
 ) -> Result<(), TokenError> {
-    // iss: exact, byte for byte (a trailing slash matters).
-    match claims.get("iss") {
-        Some(Value::String(iss)) if iss == e.issuer => {}
-        Some(Value::String(_)) => return Err(TokenError::Issuer),
-        _ => return Err(TokenError::MissingClaim("iss")),
-    }
-    match claims.get("sub") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => {}
+    check_issuer(r, e.issuer)?;
+    match r.sub.as_str() {
+        Some(s) if !s.is_empty() && s.len() <= 255 => {}
         _ => return Err(TokenError::MissingClaim("sub")),
     }
-    check_audience(claims, e.client_id, e.trusted_audiences)?;
-    if let Some(azp) = claims.get("azp") {
-        if azp.as_str() != Some(e.client_id) {
-            return Err(TokenError::AuthorizedParty);
-        }
+    check_audience(r, e.client_id, e.trusted_audiences)?;
+    if !r.azp.is_absent() && r.azp.as_str() != Some(e.client_id) {
+        return Err(TokenError::AuthorizedParty);
     }
-    let exp = numeric(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
-    check_times(claims, Some(exp), e.now, e.leeway, e.max_token_age)?;
+    let exp = numeric(&r.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+    check_times(r, Some(exp), e.now, e.leeway, e.max_token_age)?;
     if let Some(expected) = e.nonce {
-        match claims.get("nonce").and_then(Value::as_str) {
+        match r.nonce.as_str() {
             Some(n) if ct_eq(n.as_bytes(), expected.as_bytes()) => {}
             _ => return Err(TokenError::Nonce),
         }
     }
+    let auth_time = numeric(&r.auth_time, "auth_time")?;
     if let Some(max_age) = e.max_age {
-        let auth_time = numeric(claims, "auth_time")?.ok_or(TokenError::AuthTime)?;
+        let auth_time = auth_time.ok_or(TokenError::AuthTime)?;
         if auth_time.saturating_add(max_age).saturating_add(e.leeway) < e.now {
             return Err(TokenError::AuthTime);
         }
-    } else {
-        numeric(claims, "auth_time")?;
     }
     if let (Some(alg), Some(at)) = (alg, e.access_token) {
-        if let Some(h) = claims.get("at_hash") {
-            if h.as_str() != Some(alg.half_hash(at.as_bytes()).as_str()) {
-                return Err(TokenError::AccessTokenHash);
-            }
+        if !r.at_hash.is_absent()
+            && r.at_hash.as_str() != Some(alg.half_hash(at.as_bytes()).as_str())
+        {
+            return Err(TokenError::AccessTokenHash);
         }
     }
     if let (Some(alg), Some(code)) = (alg, e.code) {
-        if let Some(h) = claims.get("c_hash") {
-            if h.as_str() != Some(alg.half_hash(code.as_bytes()).as_str()) {
-                return Err(TokenError::CodeHash);
-            }
+        if !r.c_hash.is_absent()
+            && r.c_hash.as_str() != Some(alg.half_hash(code.as_bytes()).as_str())
+        {
+            return Err(TokenError::CodeHash);
         }
     }
     Ok(())
 }
 
+/// `iss` equals the issuer byte for byte (a trailing slash matters).
+pub(crate) fn check_issuer(r: &Registered<'_>, issuer: &str) -> Result<(), TokenError> {
+    match r.iss.as_str() {
+        Some(iss) if iss == issuer => Ok(()),
+        Some(_) => Err(TokenError::Issuer),
+        None => Err(TokenError::MissingClaim("iss")),
+    }
+}
+
 /// `aud` is a string or an array that contains the client id; any other audience must be
 /// explicitly trusted.
 pub(crate) fn check_audience(
-    claims: &Map<String, Value>,
+    r: &Registered<'_>,
     client_id: &str,
     trusted: &[String],
 ) -> Result<(), TokenError> {
-    let auds: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(a)) => vec![a.as_str()],
-        Some(Value::Array(list)) if !list.is_empty() => {
-            let mut v = Vec::with_capacity(list.len());
-            for a in list {
-                v.push(a.as_str().ok_or(TokenError::MissingClaim("aud"))?);
-            }
-            v
-        }
+    let auds: Vec<&str> = match &r.aud {
+        Loose::Str(a) => vec![a],
+        Loose::Strs(list) if !list.is_empty() => list.iter().map(|a| a.as_ref()).collect(),
         _ => return Err(TokenError::MissingClaim("aud")),
     };
     if !auds.contains(&client_id) {
@@ -578,7 +718,7 @@ pub(crate) fn check_audience(
 
 /// `exp` (when given), `iat` (required), `nbf` (when present), with leeway.
 pub(crate) fn check_times(
-    claims: &Map<String, Value>,
+    r: &Registered<'_>,
     exp: Option<u64>,
     now: u64,
     leeway: u64,
@@ -589,7 +729,7 @@ pub(crate) fn check_times(
             return Err(TokenError::Expired);
         }
     }
-    let iat = numeric(claims, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
+    let iat = numeric(&r.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
     if iat > now.saturating_add(leeway) {
         return Err(TokenError::IssuedInFuture);
     }
@@ -598,12 +738,40 @@ pub(crate) fn check_times(
             return Err(TokenError::TooOld);
         }
     }
-    if let Some(nbf) = numeric(claims, "nbf")? {
+    if let Some(nbf) = numeric(&r.nbf, "nbf")? {
         if nbf > now.saturating_add(leeway) {
             return Err(TokenError::NotYetValid);
         }
     }
     Ok(())
+}
+
+/// The `exp` of a token, when present (logout tokens may lack it).
+pub(crate) fn optional_exp(r: &Registered<'_>) -> Result<Option<u64>, TokenError> {
+    numeric(&r.exp, "exp")
+}
+
+/// A token whose signature and claim rules passed. Its claims deserialize into whatever the
+/// caller needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedToken {
+    payload: Vec<u8>,
+    subject: String,
+}
+
+impl ValidatedToken {
+    /// The `sub` claim.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// Every claim, as a JSON map.
+    pub fn claims(&self) -> Map<String, Value> {
+        serde_json::from_slice(&self.payload).unwrap_or_default()
+    }
+    /// The claims as your type.
+    pub fn deserialize<C: serde::de::DeserializeOwned>(&self) -> Result<C, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
 }
 
 /// Seconds since the Unix epoch.

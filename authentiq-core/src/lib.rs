@@ -24,7 +24,7 @@ pub use crate::config::{
 };
 pub use crate::error::{AuthError, ConfigError, TokenError};
 pub use crate::http::{ClientKind, Reply, RequestHead, html_escape};
-pub use crate::jose::{AlgPolicy, Algorithm, Channel};
+pub use crate::jose::{AlgPolicy, Algorithm, Channel, ValidatedToken};
 pub use crate::provider::{ProviderMetadata, TokenResponse};
 pub use crate::routes::safe_return_to;
 pub use crate::scope::{Grant, Scope, Scopes};
@@ -318,33 +318,28 @@ impl Authentiq {
         token: &str,
     ) -> Result<Identity<C>, AuthError> {
         let max_age = self.inner.cfg.max_token_age.map(|d| d.as_secs());
-        let claims = self
+        let valid = self
             .validate_id_token(token, Channel::Browser, None, None, max_age)
             .await
             .map_err(|e| {
                 tracing::info!(check = %e, "bearer token refused");
                 AuthError::InvalidToken(e)
             })?;
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let c =
-            serde_json::from_value(Value::Object(identity_claims(claims, None))).map_err(|_| {
+        let c = serde_json::from_value(Value::Object(identity_claims(valid.claims(), None)))
+            .map_err(|_| {
                 AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
             })?;
         Ok(Identity {
             claims: c,
-            subject,
+            subject: valid.subject().to_owned(),
             source: Source::Bearer,
             session_id: None,
         })
     }
 
     /// Validates an ID Token per OpenID Connect Core 3.1.3.7 and the channel's algorithm
-    /// policy, and returns its claims. `nonce` (when given) must match; `flow` gives the
-    /// access token and code for `at_hash`/`c_hash`.
+    /// policy. `nonce` (when given) must match; `flow` gives the access token and code for
+    /// `at_hash`/`c_hash`; `max_token_age` bounds `iat`.
     pub async fn validate_id_token(
         &self,
         token: &str,
@@ -352,7 +347,7 @@ impl Authentiq {
         nonce: Option<&str>,
         flow: Option<(&str, Option<&str>)>,
         max_token_age: Option<u64>,
-    ) -> Result<Map<String, Value>, TokenError> {
+    ) -> Result<ValidatedToken, TokenError> {
         let cfg = &self.inner.cfg;
         let jws = Jws::parse(token)?;
         if let Some(t) = &jws.typ {
@@ -361,7 +356,7 @@ impl Authentiq {
             }
         }
         let alg = self.verify_signature(&jws, channel).await?;
-        let claims = jws.payload()?;
+        let registered = jose::Registered::parse(jws.payload_bytes())?;
         let expect = Expect {
             issuer: &self.inner.provider.meta.issuer,
             client_id: &cfg.client_id,
@@ -374,8 +369,10 @@ impl Authentiq {
             access_token: flow.map(|f| f.0),
             code: flow.and_then(|f| f.1),
         };
-        jose::check_id_token_claims(&claims, alg, &expect)?;
-        Ok(claims)
+        jose::check_id_token_claims(&registered, alg, &expect)?;
+        let subject = registered.sub.as_str_owned();
+        drop(registered);
+        Ok(jws.into_validated(subject))
     }
 
     /// Checks the signature under the channel's policy; returns the algorithm used.
@@ -404,14 +401,11 @@ impl Authentiq {
     }
 
     /// The negotiated reply for a guard that refused a request: browser navigations needing a
-    /// session go to the login route with `return_to`, everything else gets 401/4xx JSON. An
-    /// unusable session cookie is removed at the same time.
+    /// session go to the login route with `return_to`, everything else gets 401/4xx JSON.
+    /// Adapters also append [`SessionCheck::set_cookie`] to every response, which removes an
+    /// unusable session cookie.
     pub fn reject(&self, head: &impl RequestHead, err: &AuthError) -> Reply {
-        let mut reply = err.guard_reply(head, &self.inner.cfg.routes.login);
-        if matches!(err, AuthError::SessionInvalid(_)) {
-            reply = reply.header("set-cookie", self.remove_cookie(&self.inner.names.session));
-        }
-        reply
+        err.guard_reply(head, &self.inner.cfg.routes.login)
     }
 
     /// Seals `data` into a `Set-Cookie` value for the session cookie (saving it to the store

@@ -101,6 +101,8 @@ impl TokenResponse {
 
 pub(crate) struct Provider {
     pub(crate) meta: ProviderMetadata,
+    /// The authorization endpoint, parsed once at start-up.
+    pub(crate) authorize_url: url::Url,
     http: reqwest::Client,
     keys: RwLock<Arc<KeySet>>,
     generation: AtomicU64,
@@ -212,6 +214,7 @@ impl Provider {
             check_session_iframe: d.check_session_iframe,
             issuer,
         };
+        let authorize_url = secure_url("authorization endpoint", &meta.authorization_endpoint)?;
         let keys = fetch_jwks(&http, &meta.jwks_uri)
             .await
             .map_err(|reason| ConfigError::Jwks {
@@ -221,6 +224,7 @@ impl Provider {
         tracing::info!(issuer = %meta.issuer, keys = keys.len(), "OpenID Provider ready");
         Ok(Self {
             meta,
+            authorize_url,
             http,
             keys: RwLock::new(Arc::new(keys)),
             generation: AtomicU64::new(0),

@@ -142,10 +142,7 @@ impl Authentiq {
         let state = random_token(32);
         let nonce = random_token(32);
         let verifier = cfg.pkce.then(|| random_token(32));
-        let mut url = match url::Url::parse(&self.inner.provider.meta.authorization_endpoint) {
-            Ok(u) => u,
-            Err(_) => unreachable_endpoint(),
-        };
+        let mut url = self.inner.provider.authorize_url.clone();
         {
             let mut q = url.query_pairs_mut();
             let redirect_uri = cfg.redirect_uri();
@@ -341,7 +338,8 @@ impl Authentiq {
                         None,
                     )
                     .await
-                    .map_err(AuthError::InvalidIdToken)?;
+                    .map_err(AuthError::InvalidIdToken)?
+                    .claims();
                 (claims, Some((tr, id_token)))
             }
             (None, Some(t)) => {
@@ -350,7 +348,8 @@ impl Authentiq {
                 let claims = self
                     .validate_id_token(t, Channel::Browser, Some(&flow.nonce), at, None)
                     .await
-                    .map_err(AuthError::InvalidIdToken)?;
+                    .map_err(AuthError::InvalidIdToken)?
+                    .claims();
                 (claims, None)
             }
             (None, None) => {
@@ -606,25 +605,20 @@ impl Authentiq {
         {
             return Err(TokenError::Unsigned);
         }
-        let claims = jws.payload()?;
-        match claims.get("iss") {
-            Some(Value::String(i)) if *i == self.inner.provider.meta.issuer => {}
-            Some(Value::String(_)) => return Err(TokenError::Issuer),
-            _ => return Err(TokenError::MissingClaim("iss")),
-        }
-        jose::check_audience(&claims, &cfg.client_id, &cfg.trusted_audiences)?;
+        let registered = jose::Registered::parse(jws.payload_bytes())?;
+        jose::check_issuer(&registered, &self.inner.provider.meta.issuer)?;
+        jose::check_audience(&registered, &cfg.client_id, &cfg.trusted_audiences)?;
         let now = jose::now();
         let leeway = cfg.leeway.as_secs();
-        let exp = match claims.get("exp") {
-            None => None,
-            Some(v) => Some(v.as_u64().ok_or(TokenError::MissingClaim("exp"))?),
-        };
+        let exp = jose::optional_exp(&registered)?;
         let max_age = if exp.is_none() {
             Some(LOGOUT_TOKEN_MAX_AGE)
         } else {
             None
         };
-        jose::check_times(&claims, exp, now, leeway, max_age)?;
+        jose::check_times(&registered, exp, now, leeway, max_age)?;
+        drop(registered);
+        let claims = jws.payload()?;
         if claims.contains_key("nonce") {
             return Err(TokenError::UnexpectedNonce);
         }
@@ -654,11 +648,6 @@ impl Authentiq {
         }
         Ok(claims)
     }
-}
-
-fn unreachable_endpoint() -> url::Url {
-    // The endpoint was parsed and checked at start-up.
-    url::Url::parse("https://invalid.invalid/").expect("static URL")
 }
 
 fn truncate(s: &str, n: usize) -> String {

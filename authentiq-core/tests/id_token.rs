@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use authentiq_core::{AlgPolicy, Authentiq, Channel, ConfigBuilder, TokenError};
+use authentiq_core::{AlgPolicy, Authentiq, Channel, ConfigBuilder, TokenError, ValidatedToken};
 use authentiq_dev::keys::{hs256, unsigned};
 use authentiq_dev::{Alg, ClientRegistration, DevProvider, RegisteredClient, SigningKey};
 use serde_json::{Value, json};
@@ -86,12 +86,12 @@ impl Setup {
             claims,
         )
     }
-    async fn browser(&self, token: &str) -> Result<serde_json::Map<String, Value>, TokenError> {
+    async fn browser(&self, token: &str) -> Result<ValidatedToken, TokenError> {
         self.auth
             .validate_id_token(token, Channel::Browser, Some(NONCE), None, None)
             .await
     }
-    async fn endpoint(&self, token: &str) -> Result<serde_json::Map<String, Value>, TokenError> {
+    async fn endpoint(&self, token: &str) -> Result<ValidatedToken, TokenError> {
         self.auth
             .validate_id_token(token, Channel::TokenEndpoint, Some(NONCE), None, None)
             .await
@@ -103,11 +103,13 @@ async fn valid_tokens_pass_on_their_channels() {
     let s = setup().await;
     for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA] {
         let t = s.signed(alg, &s.claims());
+        let valid = s.browser(&t).await.unwrap();
         assert_eq!(
-            s.browser(&t).await.unwrap()["sub"],
+            valid.subject(),
             "3Lz8P-sfhA9bQ2",
             "{alg:?} on the browser channel"
         );
+        assert_eq!(valid.claims()["email"], "alice@example.com");
         assert!(
             s.endpoint(&t).await.is_ok(),
             "{alg:?} from the token endpoint"
@@ -465,11 +467,7 @@ async fn refetches_are_rate_limited_and_single_flight() {
     assert_eq!(s.provider.jwks_fetch_count(), before + 1);
 }
 
-async fn futures_join(
-    s: &Setup,
-    t: &str,
-    n: usize,
-) -> Vec<Result<serde_json::Map<String, Value>, TokenError>> {
+async fn futures_join(s: &Setup, t: &str, n: usize) -> Vec<Result<ValidatedToken, TokenError>> {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..n {
         let auth = s.auth.clone();
@@ -635,4 +633,33 @@ async fn malformed_tokens_are_refused_without_panicking() {
         s.browser(&t).await,
         Err(TokenError::Malformed("payload is not a JSON object"))
     );
+}
+
+#[tokio::test]
+async fn a_repeated_registered_claim_is_malformed() {
+    let s = setup().await;
+    // `aud` twice: the checks and the app must never read different values of one claim.
+    let header = authentiq_dev::keys::b64url(s.header(Alg::RS256).to_string().as_bytes());
+    let body = format!(
+        r#"{{"iss":"{}","sub":"x","aud":"{}","aud":"another","exp":{},"iat":{},"nonce":"{NONCE}"}}"#,
+        s.provider.issuer(),
+        s.client.client_id,
+        now() + 600,
+        now()
+    );
+    let t = s.key(Alg::RS256).sign_raw(&format!(
+        "{header}.{}",
+        authentiq_dev::keys::b64url(body.as_bytes())
+    ));
+    assert_eq!(
+        s.browser(&t).await,
+        Err(TokenError::Malformed("payload is not a JSON object"))
+    );
+    // The same bytes without the repetition pass: the refusal is the repeated claim.
+    let body = body.replace(r#","aud":"another""#, "");
+    let t = s.key(Alg::RS256).sign_raw(&format!(
+        "{header}.{}",
+        authentiq_dev::keys::b64url(body.as_bytes())
+    ));
+    assert!(s.browser(&t).await.is_ok());
 }

@@ -180,6 +180,15 @@ impl SigningKey {
         format!("{input}.{}", b64url(&signature))
     }
 
+    /// Signs `signing_input` (`base64url(header).base64url(payload)`) exactly as given, for
+    /// tests whose payload bytes serde_json would normalise (repeated keys, odd spacing).
+    pub fn sign_raw(&self, signing_input: &str) -> String {
+        format!(
+            "{signing_input}.{}",
+            b64url(&self.sign(signing_input.as_bytes()))
+        )
+    }
+
     /// Raw signature over `message` in the JWS format of this key's algorithm.
     fn sign(&self, message: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
