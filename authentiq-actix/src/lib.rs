@@ -1,0 +1,336 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::future::{Future, Ready, ready};
+use std::ops::Deref;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue, SET_COOKIE};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use authentiq_core::{
+    AuthError, Authentiq, Claims, Credentials, Identity, Reply, RequestHead, SessionCheck,
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+pub use authentiq_core;
+
+/// The largest body the auth routes read.
+const MAX_BODY: usize = 64 * 1024;
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// The core's view of an actix-web request (actix-web uses `http` 0.2, so the core's `http`
+/// 1.x implementations do not apply).
+struct Head<'a>(&'a HttpRequest);
+
+impl RequestHead for Head<'_> {
+    fn method(&self) -> &str {
+        self.0.method().as_str()
+    }
+    fn path_and_query(&self) -> &str {
+        self.0.uri().path_and_query().map_or("/", |pq| pq.as_str())
+    }
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.0
+            .headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+/// What the middleware leaves in each request's extensions for the extractors.
+#[derive(Clone)]
+struct AuthContext {
+    auth: Authentiq,
+    session: Rc<OnceCell<SessionCheck>>,
+}
+
+/// Converts a core [`Reply`] into an actix-web response: status, every header in order
+/// (repeated `Set-Cookie` included) and the body, unchanged.
+pub fn into_response(reply: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut res = HttpResponse::with_body(status, reply.body);
+    for (name, value) in reply.headers {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => res.headers_mut().append(n, v),
+            _ => tracing::warn!(header = name, "dropping a header value that is not valid"),
+        }
+    }
+    res.map_into_boxed_body()
+}
+
+/// The middleware that makes [`Authenticated`], [`MaybeAuthenticated`] and [`Bearer`] work on
+/// the app or scope it wraps. It reads the session cookie only when a guard asks (at most once
+/// per request), and adds the session's refreshed or removed cookie to the response.
+///
+/// ```no_run
+/// # fn run(auth: authentiq_core::Authentiq) {
+/// use actix_web::{web, App};
+/// use authentiq_actix::{AuthMiddleware, Authenticated};
+///
+/// async fn me(user: Authenticated) -> String {
+///     format!("hello {}", user.claims.display_name())
+/// }
+///
+/// let app = App::new()
+///     .route("/me", web::get().to(me))
+///     .configure(authentiq_actix::routes(&auth))
+///     .wrap(AuthMiddleware::new(auth));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthMiddleware {
+    auth: Authentiq,
+}
+
+impl AuthMiddleware {
+    /// A middleware for `auth`.
+    pub fn new(auth: Authentiq) -> Self {
+        Self { auth }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for AuthMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = AuthService<S>;
+    type InitError = ();
+    type Future = Ready<Result<AuthService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(AuthService {
+            service,
+            auth: self.auth.clone(),
+        }))
+    }
+}
+
+/// The service [`AuthMiddleware`] produces.
+pub struct AuthService<S> {
+    service: S,
+    auth: Authentiq,
+}
+
+impl<S, B> Service<ServiceRequest> for AuthService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalFuture<Result<ServiceResponse<B>, actix_web::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let cell = Rc::new(OnceCell::new());
+        req.extensions_mut().insert(AuthContext {
+            auth: self.auth.clone(),
+            session: cell.clone(),
+        });
+        let fut = self.service.call(req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            if let Some(cookie) = cell.get().and_then(|c| c.set_cookie.as_deref()) {
+                if let Ok(v) = HeaderValue::from_str(cookie) {
+                    res.headers_mut().append(SET_COOKIE, v);
+                }
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// The auth routes of the example contract (login, callback, logout, forget, back-channel
+/// logout), at the paths in the configuration. Pass it to [`App::configure`] (or
+/// `Scope::configure`) inside [`AuthMiddleware`].
+///
+/// [`App::configure`]: actix_web::App::configure
+pub fn routes(auth: &Authentiq) -> impl Fn(&mut ServiceConfig) + Clone + Send + Sync + 'static {
+    let auth = auth.clone();
+    move |cfg: &mut ServiceConfig| {
+        let r = &auth.config().routes;
+        for path in [
+            &r.login,
+            &r.callback,
+            &r.logout,
+            &r.forget,
+            &r.backchannel_logout,
+        ] {
+            let auth = auth.clone();
+            cfg.route(
+                path,
+                web::route().to(move |req: HttpRequest, body: web::Payload| {
+                    handle(auth.clone(), req, body)
+                }),
+            );
+        }
+    }
+}
+
+async fn handle(auth: Authentiq, req: HttpRequest, body: web::Payload) -> HttpResponse {
+    let head = Head(&req);
+    let Ok(Ok(body)) = body.to_bytes_limited(MAX_BODY).await else {
+        return into_response(AuthError::PayloadTooLarge.route_reply(&head));
+    };
+    match auth.handle(&head, &body).await {
+        Some(reply) => into_response(reply),
+        None => into_response(Reply::new(404)),
+    }
+}
+
+/// Why a guard refused the request. As a [`ResponseError`] it renders the core's negotiated
+/// answer unchanged (a redirect to sign in for browsers, 401 JSON with `WWW-Authenticate` for
+/// APIs). To answer differently, take `Result<Authenticated, AuthRejection>` in your handler
+/// and inspect [`error`](Self::error).
+#[derive(Debug)]
+pub struct AuthRejection {
+    error: AuthError,
+    reply: Reply,
+}
+
+impl AuthRejection {
+    /// The reason.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+    /// The reply the SDK would send.
+    pub fn reply(&self) -> &Reply {
+        &self.reply
+    }
+    fn not_configured() -> Self {
+        let error = AuthError::NotConfigured;
+        tracing::error!("{error}");
+        Self {
+            reply: error.api_reply(),
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for AuthRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.reply.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        into_response(self.reply.clone())
+    }
+}
+
+fn identify<C: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    credentials: Credentials,
+) -> LocalFuture<Result<Identity<C>, AuthRejection>> {
+    let req = req.clone();
+    Box::pin(async move {
+        let ctx = req
+            .extensions()
+            .get::<AuthContext>()
+            .cloned()
+            .ok_or_else(AuthRejection::not_configured)?;
+        let head = Head(&req);
+        let session = ctx
+            .session
+            .get_or_init(|| ctx.auth.check_session(&head))
+            .await;
+        ctx.auth
+            .authenticate(&head, Some(session), credentials)
+            .await
+            .map_err(|error| {
+                let reply = match credentials {
+                    Credentials::Any => ctx.auth.reject(&head, &error),
+                    Credentials::BearerOnly => error.api_reply(),
+                };
+                AuthRejection { error, reply }
+            })
+    })
+}
+
+/// A signed-in user, from the session cookie or a bearer ID Token; refuses the request
+/// otherwise. `C` is any claims type (default [`Claims`]).
+#[derive(Clone, Debug)]
+pub struct Authenticated<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Authenticated<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}
+
+impl<C: DeserializeOwned + 'static> FromRequest for Authenticated<C> {
+    type Error = AuthRejection;
+    type Future = LocalFuture<Result<Self, AuthRejection>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = identify(req, Credentials::Any);
+        Box::pin(async move { id.await.map(Self) })
+    }
+}
+
+/// The signed-in user if there is one; `None` for anonymous requests (or an unusable session
+/// cookie). A bearer token that was sent but fails validation is still refused.
+///
+/// Prefer it to `Option<Authenticated>`: actix-web's blanket `Option` extractor turns every
+/// refusal, an invalid bearer token included, into `None`.
+#[derive(Clone, Debug)]
+pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
+
+impl<C: DeserializeOwned + 'static> FromRequest for MaybeAuthenticated<C> {
+    type Error = AuthRejection;
+    type Future = LocalFuture<Result<Self, AuthRejection>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = identify(req, Credentials::Any);
+        Box::pin(async move {
+            match id.await {
+                Ok(id) => Ok(Self(Some(id))),
+                Err(r)
+                    if matches!(
+                        r.error,
+                        AuthError::Unauthenticated | AuthError::SessionInvalid(_)
+                    ) =>
+                {
+                    Ok(Self(None))
+                }
+                Err(r) => Err(r),
+            }
+        })
+    }
+}
+
+/// A bearer ID Token only (API routes): 401 with `WWW-Authenticate: Bearer` otherwise, never a
+/// redirect, and the session cookie is ignored.
+#[derive(Clone, Debug)]
+pub struct Bearer<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Bearer<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}
+
+impl<C: DeserializeOwned + 'static> FromRequest for Bearer<C> {
+    type Error = AuthRejection;
+    type Future = LocalFuture<Result<Self, AuthRejection>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = identify(req, Credentials::BearerOnly);
+        Box::pin(async move { id.await.map(Self) })
+    }
+}

@@ -1,0 +1,1 @@
+//! The rocket adapter (in progress).

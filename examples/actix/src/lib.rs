@@ -1,0 +1,64 @@
+//! The example contract (`shared/CONTRACT.md`) on actix-web: everything but the framework glue
+//! is in `authentiq-example-common` and `authentiq-core`.
+
+#![forbid(unsafe_code)]
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use authentiq_actix::{AuthMiddleware, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_core::Authentiq;
+use authentiq_example_common as common;
+
+async fn home(user: MaybeAuthenticated) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(common::home_page("actix-web", user.0.as_ref()))
+}
+
+async fn me(user: Authenticated) -> web::Json<serde_json::Value> {
+    web::Json(common::claims_json(&user))
+}
+
+async fn api_me(user: Bearer) -> web::Json<serde_json::Value> {
+    web::Json(common::claims_json(&user))
+}
+
+/// The app's routes and middleware, for `App::configure`.
+pub fn app(auth: Authentiq) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("")
+                .route("/", web::get().to(home))
+                .route("/me", web::get().to(me))
+                .route("/api/me", web::get().to(api_me))
+                .configure(authentiq_actix::routes(&auth))
+                .wrap(AuthMiddleware::new(auth.clone())),
+        );
+    }
+}
+
+/// The HTTP server for `auth` on an already bound `listener`; await it (or spawn it) to serve.
+pub fn server(auth: Authentiq, listener: std::net::TcpListener) -> std::io::Result<Server> {
+    let app = app(auth);
+    Ok(HttpServer::new(move || App::new().configure(app.clone()))
+        .listen(listener)?
+        .run())
+}
+
+/// Binds, configures and serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let addr = settings.listen_addr();
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| common::StartError::Io(e.to_string()))?;
+    let example = common::prepare(&settings, bound).await?;
+    let server = server(example.auth, listener)
+        .map_err(|e| common::StartError::Io(format!("cannot serve on {bound}: {e}")))?;
+    common::announce("actix-web", &example.public_url);
+    let _provider = example.provider;
+    server
+        .await
+        .map_err(|e| common::StartError::Io(e.to_string()))
+}

@@ -1,0 +1,3 @@
+//! The example app on rocket (in progress).
+
+fn main() {}

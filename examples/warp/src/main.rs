@@ -1,0 +1,3 @@
+//! The example app on warp (in progress).
+
+fn main() {}
