@@ -4,7 +4,6 @@
 use std::future::{Future, Ready, ready};
 use std::ops::Deref;
 use std::pin::Pin;
-use std::rc::Rc;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -13,15 +12,11 @@ use actix_web::http::header::{HeaderName, HeaderValue, SET_COOKIE};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use authentiq_core::{
-    AuthError, Authentiq, Claims, Credentials, Identity, Reply, RequestHead, SessionCheck,
+    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, RequestHead, SessionCache,
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::OnceCell;
 
 pub use authentiq_core;
-
-/// The largest body the auth routes read.
-const MAX_BODY: usize = 64 * 1024;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
@@ -49,7 +44,7 @@ impl RequestHead for Head<'_> {
 #[derive(Clone)]
 struct AuthContext {
     auth: Authentiq,
-    session: Rc<OnceCell<SessionCheck>>,
+    session: SessionCache,
 }
 
 /// Converts a core [`Reply`] into an actix-web response: status, every header in order
@@ -134,15 +129,15 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cell = Rc::new(OnceCell::new());
+        let session = SessionCache::new();
         req.extensions_mut().insert(AuthContext {
             auth: self.auth.clone(),
-            session: cell.clone(),
+            session: session.clone(),
         });
         let fut = self.service.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            if let Some(cookie) = cell.get().and_then(|c| c.set_cookie.as_deref()) {
+            if let Some(cookie) = session.set_cookie() {
                 if let Ok(v) = HeaderValue::from_str(cookie) {
                     res.headers_mut().append(SET_COOKIE, v);
                 }
@@ -195,72 +190,44 @@ async fn handle(auth: Authentiq, req: HttpRequest, body: web::Payload) -> HttpRe
 /// APIs). To answer differently, take `Result<Authenticated, AuthRejection>` in your handler
 /// and inspect [`error`](Self::error).
 #[derive(Debug)]
-pub struct AuthRejection {
-    error: AuthError,
-    reply: Reply,
-}
+pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
     /// The reason.
     pub fn error(&self) -> &AuthError {
-        &self.error
+        &self.0.error
     }
     /// The reply the SDK would send.
     pub fn reply(&self) -> &Reply {
-        &self.reply
+        &self.0.reply
     }
-    fn not_configured() -> Self {
-        let error = AuthError::NotConfigured;
-        tracing::error!("{error}");
-        Self {
-            reply: error.api_reply(),
-            error,
-        }
+}
+
+impl From<Rejection> for AuthRejection {
+    fn from(r: Rejection) -> Self {
+        Self(r)
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.reply.status).unwrap_or(StatusCode::BAD_REQUEST)
+        StatusCode::from_u16(self.0.reply.status).unwrap_or(StatusCode::BAD_REQUEST)
     }
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        into_response(self.reply.clone())
+        into_response(self.0.reply.clone())
     }
 }
 
-fn identify<C: DeserializeOwned + 'static>(
-    req: &HttpRequest,
-    credentials: Credentials,
-) -> LocalFuture<Result<Identity<C>, AuthRejection>> {
-    let req = req.clone();
-    Box::pin(async move {
-        let ctx = req
-            .extensions()
-            .get::<AuthContext>()
-            .cloned()
-            .ok_or_else(AuthRejection::not_configured)?;
-        let head = Head(&req);
-        let session = ctx
-            .session
-            .get_or_init(|| ctx.auth.check_session(&head))
-            .await;
-        ctx.auth
-            .authenticate(&head, Some(session), credentials)
-            .await
-            .map_err(|error| {
-                let reply = match credentials {
-                    Credentials::Any => ctx.auth.reject(&head, &error),
-                    Credentials::BearerOnly => error.api_reply(),
-                };
-                AuthRejection { error, reply }
-            })
-    })
+/// The per-request context the middleware installed, or the "not configured" refusal.
+fn context(req: &HttpRequest) -> Result<AuthContext, AuthRejection> {
+    let ctx = req.extensions().get::<AuthContext>().cloned();
+    ctx.ok_or_else(|| Rejection::not_configured().into())
 }
 
 /// A signed-in user, from the session cookie or a bearer ID Token; refuses the request
@@ -279,8 +246,11 @@ impl<C: DeserializeOwned + 'static> FromRequest for Authenticated<C> {
     type Error = AuthRejection;
     type Future = LocalFuture<Result<Self, AuthRejection>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = identify(req, Credentials::Any);
-        Box::pin(async move { id.await.map(Self) })
+        let req = req.clone();
+        Box::pin(async move {
+            let ctx = context(&req)?;
+            Ok(Self(ctx.auth.require(&Head(&req), &ctx.session).await?))
+        })
     }
 }
 
@@ -296,20 +266,10 @@ impl<C: DeserializeOwned + 'static> FromRequest for MaybeAuthenticated<C> {
     type Error = AuthRejection;
     type Future = LocalFuture<Result<Self, AuthRejection>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = identify(req, Credentials::Any);
+        let req = req.clone();
         Box::pin(async move {
-            match id.await {
-                Ok(id) => Ok(Self(Some(id))),
-                Err(r)
-                    if matches!(
-                        r.error,
-                        AuthError::Unauthenticated | AuthError::SessionInvalid(_)
-                    ) =>
-                {
-                    Ok(Self(None))
-                }
-                Err(r) => Err(r),
-            }
+            let ctx = context(&req)?;
+            Ok(Self(ctx.auth.optional(&Head(&req), &ctx.session).await?))
         })
     }
 }
@@ -330,7 +290,10 @@ impl<C: DeserializeOwned + 'static> FromRequest for Bearer<C> {
     type Error = AuthRejection;
     type Future = LocalFuture<Result<Self, AuthRejection>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = identify(req, Credentials::BearerOnly);
-        Box::pin(async move { id.await.map(Self) })
+        let req = req.clone();
+        Box::pin(async move {
+            let ctx = context(&req)?;
+            Ok(Self(ctx.auth.bearer(&Head(&req)).await?))
+        })
     }
 }

@@ -2,10 +2,11 @@
 #![forbid(unsafe_code)]
 
 use std::ops::Deref;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authentiq_core::{AuthError, Authentiq, Claims, Credentials, Identity, Reply, SessionCheck};
+use authentiq_core::{
+    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, SessionCache,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -13,26 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
-use tokio::sync::OnceCell;
 
 pub use authentiq_core;
-
-/// The largest body the auth routes read.
-const MAX_BODY: usize = 64 * 1024;
 
 /// What the layer leaves in each request's extensions for the extractors.
 #[derive(Clone)]
 struct AuthContext {
     auth: Authentiq,
-    session: Arc<OnceCell<SessionCheck>>,
-}
-
-impl AuthContext {
-    async fn session(&self, parts: &Parts) -> &SessionCheck {
-        self.session
-            .get_or_init(|| self.auth.check_session(parts))
-            .await
-    }
+    session: SessionCache,
 }
 
 /// Converts a core [`Reply`] into an axum response.
@@ -104,17 +93,17 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let cell = Arc::new(OnceCell::new());
+        let session = SessionCache::new();
         req.extensions_mut().insert(AuthContext {
             auth: self.auth.clone(),
-            session: cell.clone(),
+            session: session.clone(),
         });
         // Take the service that was driven to readiness, leave a clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            if let Some(cookie) = cell.get().and_then(|c| c.set_cookie.as_deref()) {
+            if let Some(cookie) = session.set_cookie() {
                 if let Ok(v) = http::HeaderValue::from_str(cookie) {
                     res.headers_mut().append(http::header::SET_COOKIE, v);
                 }
@@ -160,64 +149,45 @@ async fn handle(auth: Authentiq, req: http::Request<Body>) -> Response {
 /// sign in for browsers, 401 JSON with `WWW-Authenticate` for APIs). To answer differently,
 /// take `Result<Authenticated, AuthRejection>` in your handler and inspect [`error`](Self::error).
 #[derive(Debug)]
-pub struct AuthRejection {
-    error: AuthError,
-    reply: Reply,
-}
+pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
     /// The reason.
     pub fn error(&self) -> &AuthError {
-        &self.error
+        &self.0.error
     }
     /// The reply the SDK would send.
     pub fn reply(&self) -> &Reply {
-        &self.reply
+        &self.0.reply
     }
-    fn not_configured() -> Self {
-        let error = AuthError::NotConfigured;
-        tracing::error!("{error}");
-        Self {
-            reply: error.api_reply(),
-            error,
-        }
+}
+
+impl From<Rejection> for AuthRejection {
+    fn from(r: Rejection) -> Self {
+        Self(r)
     }
 }
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        into_response(self.reply)
+        into_response(self.0.reply)
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for AuthRejection {}
 
-async fn identify<C: DeserializeOwned>(
-    parts: &Parts,
-    credentials: Credentials,
-) -> Result<Identity<C>, AuthRejection> {
-    let ctx = parts
+fn context(parts: &Parts) -> Result<AuthContext, AuthRejection> {
+    parts
         .extensions
         .get::<AuthContext>()
         .cloned()
-        .ok_or_else(AuthRejection::not_configured)?;
-    let session = ctx.session(parts).await;
-    ctx.auth
-        .authenticate(parts, Some(session), credentials)
-        .await
-        .map_err(|error| {
-            let reply = match credentials {
-                Credentials::Any => ctx.auth.reject(parts, &error),
-                Credentials::BearerOnly => error.api_reply(),
-            };
-            AuthRejection { error, reply }
-        })
+        .ok_or_else(|| Rejection::not_configured().into())
 }
 
 /// A signed-in user, from the session cookie or a bearer ID Token; refuses the request
@@ -235,7 +205,8 @@ impl<C> Deref for Authenticated<C> {
 impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Authenticated<C> {
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
-        identify(parts, Credentials::Any).await.map(Self)
+        let ctx = context(parts)?;
+        Ok(Self(ctx.auth.require(parts, &ctx.session).await?))
     }
 }
 
@@ -262,18 +233,8 @@ pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
 impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for MaybeAuthenticated<C> {
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
-        match identify(parts, Credentials::Any).await {
-            Ok(id) => Ok(Self(Some(id))),
-            Err(r)
-                if matches!(
-                    r.error,
-                    AuthError::Unauthenticated | AuthError::SessionInvalid(_)
-                ) =>
-            {
-                Ok(Self(None))
-            }
-            Err(r) => Err(r),
-        }
+        let ctx = context(parts)?;
+        Ok(Self(ctx.auth.optional(parts, &ctx.session).await?))
     }
 }
 
@@ -292,6 +253,7 @@ impl<C> Deref for Bearer<C> {
 impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Bearer<C> {
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
-        identify(parts, Credentials::BearerOnly).await.map(Self)
+        let ctx = context(parts)?;
+        Ok(Self(ctx.auth.bearer(parts).await?))
     }
 }

@@ -129,7 +129,7 @@ impl<B> RequestHead for http::Request<B> {
 
 /// A complete HTTP answer decided by the core: status, headers (in order, names lowercase,
 /// repeated names such as `set-cookie` allowed) and body. Adapters copy it verbatim.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     /// Status code.
     pub status: u16,
@@ -137,6 +137,32 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// The body bytes; its type is in the `content-type` header.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reply {
+    /// Shows the body as text (frameworks log refusals with `Debug`); `Set-Cookie` values are
+    /// elided because they carry sealed sessions.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    *n,
+                    if *n == "set-cookie" {
+                        "<elided>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl Reply {

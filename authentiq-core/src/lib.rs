@@ -26,7 +26,7 @@ pub use crate::error::{AuthError, ConfigError, TokenError};
 pub use crate::http::{ClientKind, Reply, RequestHead, html_escape};
 pub use crate::jose::{AlgPolicy, Algorithm, Channel, ValidatedToken};
 pub use crate::provider::{ProviderMetadata, TokenResponse};
-pub use crate::routes::safe_return_to;
+pub use crate::routes::{MAX_BODY, safe_return_to};
 pub use crate::scope::{Grant, Scope, Scopes};
 pub use crate::session::{
     BoxFuture, CookieSessions, MemoryStore, Revocation, SessionData, SessionStore, StoreError,
@@ -67,6 +67,61 @@ pub enum Credentials {
     /// Only a bearer ID Token (API routes).
     BearerOnly,
 }
+
+/// Reads the session at most once per request and remembers the `Set-Cookie` the response
+/// must carry. Adapters create one per request (it is cheap: one `Arc`), put it in the
+/// request's context, and append [`SessionCache::set_cookie`] to the response.
+#[derive(Clone, Debug, Default)]
+pub struct SessionCache(Arc<tokio::sync::OnceCell<SessionCheck>>);
+
+impl SessionCache {
+    /// An empty cache for a new request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The session check, performed on first use.
+    pub async fn get(&self, auth: &Authentiq, head: &impl RequestHead) -> &SessionCheck {
+        self.0.get_or_init(|| auth.check_session(head)).await
+    }
+
+    /// The `Set-Cookie` to append to the response (a refreshed idle timer or the removal of an
+    /// unusable cookie), if the session was read and needs one.
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.0.get().and_then(|c| c.set_cookie.as_deref())
+    }
+}
+
+/// A guard's refusal: the reason, and the reply the core decided (a redirect to sign in for
+/// browser navigations, 401 JSON with `WWW-Authenticate` for API clients, or another 4xx).
+#[derive(Debug)]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// What to send.
+    pub reply: Reply,
+}
+
+impl Rejection {
+    /// The refusal for a guard used where the adapter's layer/middleware/fairing/filter was not
+    /// installed: 500 with a JSON body saying what to install. Logged.
+    pub fn not_configured() -> Self {
+        let error = AuthError::NotConfigured;
+        tracing::error!("{error}");
+        Self {
+            reply: error.api_reply(),
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {}
 
 /// The outcome of reading the session cookie once for a request, plus a `Set-Cookie` the
 /// response should carry (a refreshed idle timer, or the removal of an unusable cookie).
@@ -309,6 +364,53 @@ impl Authentiq {
                 })
             }
         }
+    }
+
+    /// The required guard (`Authenticated`): a bearer ID Token when one is sent, else the
+    /// session; otherwise the negotiated refusal.
+    pub async fn require<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+        cache: &SessionCache,
+    ) -> Result<Identity<C>, Rejection> {
+        let check = cache.get(self, head).await;
+        self.authenticate(head, Some(check), Credentials::Any)
+            .await
+            .map_err(|error| Rejection {
+                reply: self.reject(head, &error),
+                error,
+            })
+    }
+
+    /// The optional guard (`MaybeAuthenticated`): `None` for anonymous requests and unusable
+    /// session cookies; a bearer token that was sent but fails is still refused.
+    pub async fn optional<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+        cache: &SessionCache,
+    ) -> Result<Option<Identity<C>>, Rejection> {
+        match self.require(head, cache).await {
+            Ok(id) => Ok(Some(id)),
+            Err(Rejection {
+                error: AuthError::Unauthenticated | AuthError::SessionInvalid(_),
+                ..
+            }) => Ok(None),
+            Err(r) => Err(r),
+        }
+    }
+
+    /// The API guard (`Bearer`): a bearer ID Token only, never a redirect; the session cookie
+    /// is ignored.
+    pub async fn bearer<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+    ) -> Result<Identity<C>, Rejection> {
+        self.authenticate(head, None, Credentials::BearerOnly)
+            .await
+            .map_err(|error| Rejection {
+                reply: error.api_reply(),
+                error,
+            })
     }
 
     /// Validates a bearer ID Token (browser channel: asymmetric signature via the JWKS, no

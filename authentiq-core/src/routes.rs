@@ -13,8 +13,9 @@ use crate::{Authentiq, identity_claims};
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
 const FLOW_LIFETIME: u64 = 600;
-/// The largest request body the auth routes read.
-pub(crate) const MAX_BODY: usize = 64 * 1024;
+/// The largest request body the auth routes read; adapters read at most this much and answer
+/// [`AuthError::PayloadTooLarge`] beyond it.
+pub const MAX_BODY: usize = 64 * 1024;
 /// Back-channel logout tokens without `exp` are accepted this long after `iat`.
 const LOGOUT_TOKEN_MAX_AGE: u64 = 300;
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
