@@ -1,0 +1,72 @@
+//! The example contract (`shared/CONTRACT.md`) on rocket: everything but the framework glue is
+//! in `authentiq-example-common` and `authentiq-core`.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use authentiq_core::Authentiq;
+use authentiq_example_common as common;
+use authentiq_rocket::{AuthFairing, Authenticated, Bearer, MaybeAuthenticated};
+use rocket::config::LogLevel;
+use rocket::fairing::AdHoc;
+use rocket::http::ContentType;
+use rocket::response::content::RawHtml;
+use rocket::{Build, Rocket};
+
+#[rocket::get("/")]
+fn home(user: MaybeAuthenticated) -> RawHtml<String> {
+    RawHtml(common::home_page("rocket", user.0.as_ref()))
+}
+
+#[rocket::get("/me")]
+fn me(user: Authenticated) -> (ContentType, String) {
+    (ContentType::JSON, common::claims_json(&user).to_string())
+}
+
+#[rocket::get("/api/me")]
+fn api_me(user: Bearer) -> (ContentType, String) {
+    (ContentType::JSON, common::claims_json(&user).to_string())
+}
+
+/// The app, served on `addr`. Its configuration is set here, not read from `Rocket.toml` or
+/// `ROCKET_*` variables. Rocket's own log is off: the SDK logs through `tracing`, and the app
+/// prints one line once it listens.
+pub fn app(auth: Authentiq, addr: SocketAddr) -> Rocket<Build> {
+    let config = rocket::Config {
+        address: addr.ip(),
+        port: addr.port(),
+        log_level: LogLevel::Off,
+        ..rocket::Config::default()
+    };
+    rocket::custom(config)
+        .mount("/", rocket::routes![home, me, api_me])
+        .mount("/", authentiq_rocket::routes(&auth))
+        .register("/", authentiq_rocket::catchers())
+        .attach(AuthFairing::new(auth))
+}
+
+/// Checks that `addr` can be listened on and resolves port 0 to a free port. Rocket 0.5 binds
+/// its own listener, and the SDK must know the app's URL before that.
+pub fn reserve(addr: SocketAddr) -> Result<SocketAddr, common::StartError> {
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))
+}
+
+/// Configures and serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let addr = reserve(settings.listen_addr())?;
+    let example = common::prepare(&settings, addr).await?;
+    let url = example.public_url.clone();
+    let announce = AdHoc::on_liftoff("announce", move |_| {
+        Box::pin(async move { common::announce("rocket", &url) })
+    });
+    let _provider = example.provider;
+    app(example.auth, addr)
+        .attach(announce)
+        .launch()
+        .await
+        .map(drop)
+        .map_err(|e| common::StartError::Io(format!("cannot serve on {addr}: {e}")))
+}
