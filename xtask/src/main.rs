@@ -7,9 +7,11 @@
 //! | `conformance` | runs the conformance suite for every adapter and prints a framework × case matrix |
 //! | `tidy` | checks the workspace layout rules (also run as a normal test) |
 //! | `bench` | runs the criterion benchmarks |
+//! | `load` | HTTP load on loopback against every example (needs `wrk`) |
 
 #![forbid(unsafe_code)]
 
+mod load;
 mod tidy;
 
 use std::process::{Command, ExitCode};
@@ -155,9 +157,16 @@ fn main() -> ExitCode {
             }
         },
         Some("bench") => cargo(&["bench", "--package", "authentiq-core"]),
+        Some("load") => match load::load() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("load: {e}");
+                false
+            }
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo [{}] | conformance | tidy | bench>",
+                "usage: cargo xtask <ci | demo [{}] | conformance | tidy | bench | load>",
                 names().join("|")
             );
             false
