@@ -1,1 +1,400 @@
-//! The warp adapter (in progress).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use authentiq_core::{
+    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, RequestHead, SessionCache,
+};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue, Method};
+use serde::de::DeserializeOwned;
+use warp::filters::BoxedFilter;
+use warp::filters::path::FullPath;
+use warp::reply::Response;
+use warp::{Buf, Filter, Stream};
+
+pub use authentiq_core;
+
+/// What the core sees of a warp request: method, target and headers.
+struct Head {
+    method: Method,
+    target: String,
+    headers: HeaderMap,
+}
+
+impl RequestHead for Head {
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+    fn path_and_query(&self) -> &str {
+        &self.target
+    }
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+/// Extracts the request head (warp has no filter for the whole URI, so path and query are
+/// joined back together).
+fn head() -> impl Filter<Extract = (Head,), Error = Infallible> + Clone {
+    let query = warp::query::raw()
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .map(
+            |method, path: FullPath, query: Option<String>, headers| Head {
+                target: match query {
+                    Some(q) => format!("{}?{q}", path.as_str()),
+                    None => path.as_str().to_owned(),
+                },
+                method,
+                headers,
+            },
+        )
+}
+
+/// Converts a core [`Reply`] into a warp response, keeping repeated headers (`Set-Cookie`).
+pub fn into_response(reply: Reply) -> Response {
+    reply.into_http().map(Into::into)
+}
+
+/// A request in flight, as both [`AuthFilter::wrap`] and the guards see it.
+type Key = (Method, String, Option<String>);
+
+struct Shared {
+    auth: Authentiq,
+    /// The requests inside [`AuthFilter::wrap`] right now, with how many hold each key.
+    live: Mutex<HashMap<Key, (SessionCache, usize)>>,
+}
+
+impl Shared {
+    fn key(&self, head: &Head) -> Key {
+        let cookie = head.cookie(self.auth.session_cookie_name());
+        (head.method.clone(), head.target.clone(), cookie)
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<Key, (SessionCache, usize)>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(self: &Arc<Self>, head: &Head) -> Registration {
+        let key = self.key(head);
+        let mut live = self.live();
+        let entry = live.entry(key.clone()).or_default();
+        entry.1 += 1;
+        Registration {
+            shared: self.clone(),
+            session: entry.0.clone(),
+            key,
+        }
+    }
+
+    /// What a guard needs, or the refusal for a guard outside the wrap.
+    fn context(&self, head: Head) -> Result<Context, warp::Rejection> {
+        let session = self.live().get(&self.key(&head)).map(|(s, _)| s.clone());
+        match session {
+            Some(session) => Ok(Context {
+                auth: self.auth.clone(),
+                head,
+                session,
+            }),
+            None => Err(warp::reject::custom(AuthRejection(
+                Rejection::not_configured(),
+            ))),
+        }
+    }
+}
+
+/// A request's place in [`Shared::live`], released when the request is answered or dropped.
+struct Registration {
+    shared: Arc<Shared>,
+    key: Key,
+    session: SessionCache,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut live = self.shared.live();
+        if let Some(entry) = live.get_mut(&self.key) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                live.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// A guard's view of its request.
+struct Context {
+    auth: Authentiq,
+    head: Head,
+    session: SessionCache,
+}
+
+impl Context {
+    /// A refusal leaves the wrap before the response exists, so it carries the session's
+    /// cookie itself.
+    fn refuse(&self, mut r: Rejection) -> warp::Rejection {
+        if let Some(cookie) = self.session.set_cookie() {
+            r.reply = r.reply.header("set-cookie", cookie);
+        }
+        warp::reject::custom(AuthRejection(r))
+    }
+}
+
+/// The guards and the filter around them, for one [`Authentiq`]. Cheap to clone.
+///
+/// [`wrap`](Self::wrap) goes around your routes; [`authenticated`](Self::authenticated),
+/// [`maybe_authenticated`](Self::maybe_authenticated) and [`bearer`](Self::bearer) guard routes
+/// inside it. warp gives filters no per-request storage, so the wrap keeps a table of the
+/// requests it is answering (keyed by method, target and session cookie) where the guards find
+/// their request's session check: the cookie is read at most once per request, and its
+/// refreshed or removed cookie is added to the response. Identical requests in flight at the
+/// same moment share one check. A guard outside the wrap finds no entry and answers 500
+/// ([`AuthError::NotConfigured`]).
+///
+/// ```no_run
+/// # async fn run(auth: authentiq_core::Authentiq) {
+/// use authentiq_warp::{AuthFilter, Authenticated};
+/// use warp::Filter;
+///
+/// let aq = AuthFilter::new(auth.clone());
+/// let me = warp::path!("me")
+///     .and(aq.authenticated())
+///     .map(|user: Authenticated| format!("hello {}", user.claims.display_name()));
+/// let app = aq
+///     .wrap(me.or(authentiq_warp::routes(&auth)))
+///     .recover(authentiq_warp::recover);
+/// warp::serve(app).run(([127, 0, 0, 1], 8000)).await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthFilter {
+    shared: Arc<Shared>,
+}
+
+impl AuthFilter {
+    /// The filters for `auth`.
+    pub fn new(auth: Authentiq) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                auth,
+                live: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The SDK.
+    pub fn authentiq(&self) -> &Authentiq {
+        &self.shared.auth
+    }
+
+    /// Wraps `routes` so that this filter's guards work inside them, and adds the session's
+    /// refreshed or removed cookie to their responses. Rejections pass through unchanged: render
+    /// them with [`recover`] (or your own recover function) after the wrap. As a warp `with`
+    /// wrapper: `.with(warp::wrap_fn(move |f| aq.wrap(f)))`.
+    pub fn wrap<F, R>(
+        &self,
+        routes: F,
+    ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + use<F, R>
+    where
+        F: Filter<Extract = (R,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+        R: warp::Reply,
+    {
+        let shared = self.shared.clone();
+        head()
+            .map(move |head: Head| shared.register(&head))
+            .and(routes)
+            .map(|registration: Registration, reply: R| {
+                let mut res = reply.into_response();
+                let cookie = registration.session.set_cookie();
+                if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+                    // A refusal recovered inside the wrap already carries it.
+                    let headers = res.headers_mut();
+                    if !headers.get_all(SET_COOKIE).iter().any(|h| *h == v) {
+                        headers.append(SET_COOKIE, v);
+                    }
+                }
+                res
+            })
+    }
+
+    fn context(
+        &self,
+    ) -> impl Filter<Extract = (Context,), Error = warp::Rejection> + Clone + use<> {
+        let shared = self.shared.clone();
+        head().and_then(move |head: Head| std::future::ready(shared.context(head)))
+    }
+
+    /// A signed-in user, from the session cookie or a bearer ID Token; otherwise rejects with
+    /// an [`AuthRejection`] (a redirect to sign in for browsers, 401 for APIs). `C` is any claims
+    /// type (default [`Claims`]).
+    pub fn authenticated<C: DeserializeOwned + Send + 'static>(
+        &self,
+    ) -> impl Filter<Extract = (Authenticated<C>,), Error = warp::Rejection> + Clone + use<C> {
+        self.context().and_then(|cx: Context| async move {
+            let id = cx.auth.require(&cx.head, &cx.session).await;
+            id.map(Authenticated).map_err(|r| cx.refuse(r))
+        })
+    }
+
+    /// The signed-in user if there is one; `None` for anonymous requests (or an unusable
+    /// session cookie). A bearer token that was sent but fails validation is still refused.
+    pub fn maybe_authenticated<C: DeserializeOwned + Send + 'static>(
+        &self,
+    ) -> impl Filter<Extract = (MaybeAuthenticated<C>,), Error = warp::Rejection> + Clone + use<C>
+    {
+        self.context().and_then(|cx: Context| async move {
+            let id = cx.auth.optional(&cx.head, &cx.session).await;
+            id.map(MaybeAuthenticated).map_err(|r| cx.refuse(r))
+        })
+    }
+
+    /// A bearer ID Token only (API routes): 401 with `WWW-Authenticate: Bearer` otherwise,
+    /// never a redirect, and the session cookie is ignored.
+    pub fn bearer<C: DeserializeOwned + Send + 'static>(
+        &self,
+    ) -> impl Filter<Extract = (Bearer<C>,), Error = warp::Rejection> + Clone + use<C> {
+        self.context().and_then(|cx: Context| async move {
+            let id = cx.auth.bearer(&cx.head).await;
+            id.map(Bearer).map_err(|r| cx.refuse(r))
+        })
+    }
+}
+
+/// The auth routes of the example contract (login, callback, logout, forget, back-channel
+/// logout), at the paths in the configuration, for every method. Other paths are rejected
+/// as not found, with the body left unread. Combine it with `or`.
+pub fn routes(auth: &Authentiq) -> BoxedFilter<(Response,)> {
+    let matcher = auth.clone();
+    let auth = auth.clone();
+    head()
+        .and_then(move |head: Head| {
+            let found = matcher.is_auth_route(head.path());
+            async move {
+                match found {
+                    true => Ok(head),
+                    false => Err(warp::reject::not_found()),
+                }
+            }
+        })
+        .and(warp::body::stream())
+        .then(move |head: Head, body| handle(auth.clone(), head, body))
+        .boxed()
+}
+
+async fn handle<B: Buf>(
+    auth: Authentiq,
+    head: Head,
+    body: impl Stream<Item = Result<B, warp::Error>>,
+) -> Response {
+    let Some(body) = read_body(body).await else {
+        return into_response(AuthError::PayloadTooLarge.route_reply(&head));
+    };
+    into_response(
+        auth.handle(&head, &body)
+            .await
+            .unwrap_or_else(|| Reply::new(404)),
+    )
+}
+
+/// The body, or `None` when it is over [`MAX_BODY`] or cannot be read.
+async fn read_body<B: Buf>(body: impl Stream<Item = Result<B, warp::Error>>) -> Option<Vec<u8>> {
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+        let mut chunk = chunk.ok()?;
+        if out.len() + chunk.remaining() > MAX_BODY {
+            return None;
+        }
+        while chunk.has_remaining() {
+            let bytes = chunk.chunk();
+            let n = bytes.len();
+            out.extend_from_slice(bytes);
+            chunk.advance(n);
+        }
+    }
+    Some(out)
+}
+
+/// Why a guard refused the request, as a warp rejection. [`recover`] renders the core's
+/// negotiated answer unchanged (a redirect to sign in for browsers, 401 JSON with
+/// `WWW-Authenticate` for APIs). To answer differently, find it in your own recover function
+/// and inspect [`error`](Self::error).
+#[derive(Debug)]
+pub struct AuthRejection(Rejection);
+
+impl AuthRejection {
+    /// The reason.
+    pub fn error(&self) -> &AuthError {
+        &self.0.error
+    }
+    /// The reply the SDK would send (with the session's cookie, when it has one).
+    pub fn reply(&self) -> &Reply {
+        &self.0.reply
+    }
+}
+
+impl warp::reject::Reject for AuthRejection {}
+
+impl warp::Reply for AuthRejection {
+    fn into_response(self) -> Response {
+        into_response(self.0.reply)
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for AuthRejection {}
+
+/// Renders an [`AuthRejection`] as the SDK decided it, and passes every other rejection on:
+/// `.recover(authentiq_warp::recover)`.
+pub async fn recover(rejection: warp::Rejection) -> Result<Response, warp::Rejection> {
+    match rejection.find::<AuthRejection>() {
+        Some(r) => Ok(into_response(r.0.reply.clone())),
+        None => Err(rejection),
+    }
+}
+
+/// A signed-in user, from the session cookie or a bearer ID Token
+/// ([`AuthFilter::authenticated`]). `C` is any claims type (default [`Claims`]).
+#[derive(Clone, Debug)]
+pub struct Authenticated<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Authenticated<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}
+
+/// The signed-in user if there is one ([`AuthFilter::maybe_authenticated`]).
+#[derive(Clone, Debug)]
+pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
+
+/// A user identified by a bearer ID Token only ([`AuthFilter::bearer`]).
+#[derive(Clone, Debug)]
+pub struct Bearer<C = Claims>(pub Identity<C>);
+
+impl<C> Deref for Bearer<C> {
+    type Target = Identity<C>;
+    fn deref(&self) -> &Identity<C> {
+        &self.0
+    }
+}

@@ -1,0 +1,51 @@
+//! The example contract (`shared/CONTRACT.md`) on warp: everything but the framework glue is in
+//! `authentiq-example-common` and `authentiq-core`.
+
+#![forbid(unsafe_code)]
+
+use authentiq_core::Authentiq;
+use authentiq_example_common as common;
+use authentiq_warp::{AuthFilter, Authenticated, Bearer, MaybeAuthenticated};
+use warp::{Filter, Rejection, Reply};
+
+/// The app's filter: its routes and the auth routes inside the [`AuthFilter`] wrap.
+pub fn app(auth: Authentiq) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let aq = AuthFilter::new(auth.clone());
+    let home = warp::path::end()
+        .and(warp::get())
+        .and(aq.maybe_authenticated())
+        .map(|user: MaybeAuthenticated| {
+            warp::reply::html(common::home_page("warp", user.0.as_ref()))
+        });
+    let me = warp::path!("me")
+        .and(warp::get())
+        .and(aq.authenticated())
+        .map(|user: Authenticated| warp::reply::json(&common::claims_json(&user)));
+    let api_me = warp::path!("api" / "me")
+        .and(warp::get())
+        .and(aq.bearer())
+        .map(|user: Bearer| warp::reply::json(&common::claims_json(&user)));
+    aq.wrap(home.or(me).or(api_me).or(authentiq_warp::routes(&auth)))
+        .recover(authentiq_warp::recover)
+}
+
+/// Serves `auth`'s app on an already bound `listener` until the process ends.
+pub async fn serve(auth: Authentiq, listener: tokio::net::TcpListener) {
+    warp::serve(app(auth)).incoming(listener).run().await;
+}
+
+/// Binds, configures and serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let addr = settings.listen_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| common::StartError::Io(e.to_string()))?;
+    let example = common::prepare(&settings, bound).await?;
+    common::announce("warp", &example.public_url);
+    let _provider = example.provider;
+    serve(example.auth, listener).await;
+    Ok(())
+}
