@@ -28,8 +28,11 @@ impl RequestHead for Head<'_> {
     fn method(&self) -> &str {
         self.0.method().as_str()
     }
-    fn path_and_query(&self) -> &str {
-        self.0.uri().path_and_query().map_or("/", |pq| pq.as_str())
+    fn path(&self) -> &str {
+        self.0.uri().path()
+    }
+    fn query(&self) -> Option<&str> {
+        self.0.uri().query()
     }
     fn header_values(&self, name: &str) -> Vec<&str> {
         self.0
@@ -175,14 +178,12 @@ pub fn routes(auth: &Authentiq) -> impl Fn(&mut ServiceConfig) + Clone + Send + 
 }
 
 async fn handle(auth: Authentiq, req: HttpRequest, body: web::Payload) -> HttpResponse {
-    let head = Head(&req);
-    let Ok(Ok(body)) = body.to_bytes_limited(MAX_BODY).await else {
-        return into_response(AuthError::PayloadTooLarge.route_reply(&head));
-    };
-    match auth.handle(&head, &body).await {
-        Some(reply) => into_response(reply),
-        None => into_response(Reply::new(404)),
-    }
+    let body = body
+        .to_bytes_limited(MAX_BODY)
+        .await
+        .ok()
+        .and_then(Result::ok);
+    into_response(auth.respond(&Head(&req), body.as_deref()).await)
 }
 
 /// Why a guard refused the request. As a [`ResponseError`] it renders the core's negotiated

@@ -136,13 +136,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: &Authentiq) -> Router<S> {
 
 async fn handle(auth: Authentiq, req: http::Request<Body>) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return into_response(AuthError::PayloadTooLarge.route_reply(&parts));
-    };
-    match auth.handle(&parts, &body).await {
-        Some(reply) => into_response(reply),
-        None => into_response(Reply::new(404)),
-    }
+    let body = axum::body::to_bytes(body, MAX_BODY).await.ok();
+    into_response(auth.respond(&parts, body.as_deref()).await)
 }
 
 /// Why a guard refused the request. It renders the core's negotiated answer (a redirect to

@@ -203,9 +203,27 @@ fn random_key() -> Vec<u8> {
     k
 }
 
-/// Generates one `#[test]` per case for a [`Framework`]:
+/// Generates one test per case for a [`Framework`], with the given test attribute (for
+/// example `tokio::test`, `actix_web::test` or `rocket::async_test`):
 ///
-/// ```ignore
+/// ```no_run
+/// use authentiq_conformance::{Authentiq, Framework, TestApp, TestRequest, TestResponse};
+///
+/// struct MyApp;
+/// impl TestApp for MyApp {
+///     async fn call(&self, _req: TestRequest) -> TestResponse {
+///         TestResponse::default() // send `_req` through your framework's test client here
+///     }
+/// }
+///
+/// struct MyFramework;
+/// impl Framework for MyFramework {
+///     type App = MyApp;
+///     type Bare = MyApp;
+///     async fn app(_auth: Authentiq) -> MyApp { MyApp }
+///     async fn bare(_auth: Authentiq) -> MyApp { MyApp }
+/// }
+///
 /// authentiq_conformance::conformance_tests!(tokio::test, MyFramework);
 /// ```
 #[macro_export]

@@ -17,7 +17,8 @@ use std::borrow::Cow;
 ///
 /// impl RequestHead for MyHead<'_> {
 ///     fn method(&self) -> &str { self.method }
-///     fn path_and_query(&self) -> &str { self.target }
+///     fn path(&self) -> &str { self.target.split('?').next().unwrap_or("/") }
+///     fn query(&self) -> Option<&str> { self.target.split_once('?').map(|(_, q)| q) }
 ///     fn header_values(&self, name: &str) -> Vec<&str> {
 ///         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v).collect()
 ///     }
@@ -30,24 +31,25 @@ use std::borrow::Cow;
 pub trait RequestHead {
     /// The request method, e.g. `"GET"`.
     fn method(&self) -> &str;
-    /// The request target's path and query, e.g. `"/auth/callback?code=..&state=.."`.
-    fn path_and_query(&self) -> &str;
+    /// The path, as sent (percent-encoded), e.g. `"/auth/callback"`.
+    fn path(&self) -> &str;
+    /// The raw query string without `?`, if any.
+    fn query(&self) -> Option<&str>;
     /// Every value of the header `name` (case-insensitive), in order. Values that are not valid
     /// UTF-8 are skipped.
     fn header_values(&self, name: &str) -> Vec<&str>;
 
+    /// Path and query, e.g. `"/auth/callback?code=..&state=.."`.
+    fn path_and_query(&self) -> Cow<'_, str> {
+        match self.query() {
+            Some(q) => Cow::Owned(format!("{}?{q}", self.path())),
+            None => Cow::Borrowed(self.path()),
+        }
+    }
+
     /// The first value of header `name`.
     fn header(&self, name: &str) -> Option<&str> {
         self.header_values(name).into_iter().next()
-    }
-    /// The path, without the query.
-    fn path(&self) -> &str {
-        let pq = self.path_and_query();
-        pq.split_once('?').map_or(pq, |(p, _)| p)
-    }
-    /// The raw query string, if any.
-    fn query(&self) -> Option<&str> {
-        self.path_and_query().split_once('?').map(|(_, q)| q)
     }
     /// The value of cookie `name`, searching every `Cookie` header (HTTP/2 splits them).
     /// Malformed pairs are skipped; the first match wins.
@@ -99,16 +101,15 @@ fn http_header_values<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a s
         .collect()
 }
 
-fn http_path_and_query(uri: &http::Uri) -> &str {
-    uri.path_and_query().map_or("/", |pq| pq.as_str())
-}
-
 impl RequestHead for http::request::Parts {
     fn method(&self) -> &str {
         self.method.as_str()
     }
-    fn path_and_query(&self) -> &str {
-        http_path_and_query(&self.uri)
+    fn path(&self) -> &str {
+        self.uri.path()
+    }
+    fn query(&self) -> Option<&str> {
+        self.uri.query()
     }
     fn header_values(&self, name: &str) -> Vec<&str> {
         http_header_values(&self.headers, name)
@@ -119,8 +120,11 @@ impl<B> RequestHead for http::Request<B> {
     fn method(&self) -> &str {
         self.method().as_str()
     }
-    fn path_and_query(&self) -> &str {
-        http_path_and_query(self.uri())
+    fn path(&self) -> &str {
+        self.uri().path()
+    }
+    fn query(&self) -> Option<&str> {
+        self.uri().query()
     }
     fn header_values(&self, name: &str) -> Vec<&str> {
         http_header_values(self.headers(), name)

@@ -122,6 +122,19 @@ impl Authentiq {
         }))
     }
 
+    /// The whole answer of an auth route for adapters: `body` is the request body, or `None`
+    /// when it was over [`MAX_BODY`] or could not be read (413); a path that is not an auth
+    /// route gets 404.
+    pub async fn respond(&self, head: &impl RequestHead, body: Option<&[u8]>) -> Reply {
+        match body {
+            None => AuthError::PayloadTooLarge.route_reply(head),
+            Some(body) => self
+                .handle(head, body)
+                .await
+                .unwrap_or_else(|| Reply::new(404)),
+        }
+    }
+
     /// Whether `path` is one of the auth routes [`handle`](Self::handle) answers.
     pub fn is_auth_route(&self, path: &str) -> bool {
         let r = &self.inner.cfg.routes;

@@ -37,15 +37,11 @@ struct Refusal(OnceLock<(u16, Reply)>);
 /// The core's view of a rocket request.
 struct Head<'a, 'r> {
     req: &'a Request<'r>,
-    target: String,
 }
 
 impl<'a, 'r> Head<'a, 'r> {
     fn new(req: &'a Request<'r>) -> Self {
-        Self {
-            req,
-            target: req.uri().to_string(),
-        }
+        Self { req }
     }
 }
 
@@ -53,8 +49,11 @@ impl RequestHead for Head<'_, '_> {
     fn method(&self) -> &str {
         self.req.method().as_str()
     }
-    fn path_and_query(&self) -> &str {
-        &self.target
+    fn path(&self) -> &str {
+        self.req.uri().path().as_str()
+    }
+    fn query(&self) -> Option<&str> {
+        self.req.uri().query().map(|q| q.as_str())
     }
     fn header_values(&self, name: &str) -> Vec<&str> {
         self.req.headers().get(name).collect()
@@ -218,18 +217,12 @@ struct AuthRoutes(Authentiq);
 #[rocket::async_trait]
 impl Handler for AuthRoutes {
     async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> route::Outcome<'r> {
-        let head = Head::new(req);
         let body = match data.open(MAX_BODY.bytes()).into_bytes().await {
-            Ok(body) if body.is_complete() => body.into_inner(),
-            _ => {
-                let reply = AuthError::PayloadTooLarge.route_reply(&head);
-                return route::Outcome::Success(into_response(reply));
-            }
+            Ok(body) if body.is_complete() => Some(body.into_inner()),
+            _ => None,
         };
-        match self.0.handle(&head, &body).await {
-            Some(reply) => route::Outcome::Success(into_response(reply)),
-            None => route::Outcome::Error(Status::NotFound),
-        }
+        let reply = self.0.respond(&Head::new(req), body.as_deref()).await;
+        route::Outcome::Success(into_response(reply))
     }
 }
 

@@ -22,7 +22,8 @@ pub use authentiq_core;
 /// What the core sees of a warp request: method, target and headers.
 struct Head {
     method: Method,
-    target: String,
+    path: String,
+    query: Option<String>,
     headers: HeaderMap,
 }
 
@@ -30,8 +31,11 @@ impl RequestHead for Head {
     fn method(&self) -> &str {
         self.method.as_str()
     }
-    fn path_and_query(&self) -> &str {
-        &self.target
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn query(&self) -> Option<&str> {
+        self.query.as_deref()
     }
     fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
@@ -42,8 +46,7 @@ impl RequestHead for Head {
     }
 }
 
-/// Extracts the request head (warp has no filter for the whole URI, so path and query are
-/// joined back together).
+/// Extracts the request head.
 fn head() -> impl Filter<Extract = (Head,), Error = Infallible> + Clone {
     let query = warp::query::raw()
         .map(Some)
@@ -55,10 +58,8 @@ fn head() -> impl Filter<Extract = (Head,), Error = Infallible> + Clone {
         .and(warp::header::headers_cloned())
         .map(
             |method, path: FullPath, query: Option<String>, headers| Head {
-                target: match query {
-                    Some(q) => format!("{}?{q}", path.as_str()),
-                    None => path.as_str().to_owned(),
-                },
+                path: path.as_str().to_owned(),
+                query,
                 method,
                 headers,
             },
@@ -82,7 +83,11 @@ struct Shared {
 impl Shared {
     fn key(&self, head: &Head) -> Key {
         let cookie = head.cookie(self.auth.session_cookie_name());
-        (head.method.clone(), head.target.clone(), cookie)
+        (
+            head.method.clone(),
+            head.path_and_query().into_owned(),
+            cookie,
+        )
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<Key, (SessionCache, usize)>> {
@@ -300,14 +305,8 @@ async fn handle<B: Buf>(
     head: Head,
     body: impl Stream<Item = Result<B, warp::Error>>,
 ) -> Response {
-    let Some(body) = read_body(body).await else {
-        return into_response(AuthError::PayloadTooLarge.route_reply(&head));
-    };
-    into_response(
-        auth.handle(&head, &body)
-            .await
-            .unwrap_or_else(|| Reply::new(404)),
-    )
+    let body = read_body(body).await;
+    into_response(auth.respond(&head, body.as_deref()).await)
 }
 
 /// The body, or `None` when it is over [`MAX_BODY`] or cannot be read.

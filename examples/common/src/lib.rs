@@ -83,6 +83,27 @@ pub struct Example {
     pub provider: Option<DevProvider>,
 }
 
+/// The examples' `main`: logging, settings from the environment, `run`, and the exit code.
+/// Anything that stops the start prints one `error: ...` line naming what is wrong.
+pub async fn main<F, Fut>(run: F) -> std::process::ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StartError>>,
+{
+    init_tracing();
+    let result = match Settings::from_env() {
+        Ok(settings) => run(settings).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Sets up logging from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
