@@ -17,8 +17,12 @@ mod tidy;
 use std::process::{Command, ExitCode};
 
 /// The adapters, as (framework, adapter package, example package).
-pub(crate) const FRAMEWORKS: &[(&str, &str, &str)] =
-    &[("axum", "authentiq-axum", "authentiq-example-axum")];
+pub(crate) const FRAMEWORKS: &[(&str, &str, &str)] = &[
+    ("axum", "authentiq-axum", "authentiq-example-axum"),
+    ("actix", "authentiq-actix", "authentiq-example-actix"),
+    ("rocket", "authentiq-rocket", "authentiq-example-rocket"),
+    ("warp", "authentiq-warp", "authentiq-example-warp"),
+];
 
 fn cargo(args: &[&str]) -> bool {
     eprintln!("$ cargo {}", args.join(" "));

@@ -56,6 +56,17 @@ pub(crate) fn check(root: &Path) -> Result<(), Vec<String>> {
             }
         }
     }
+    // Every adapter crate in the workspace must be listed, so ci, conformance and load see it.
+    let shared = ["authentiq-core", "authentiq-dev", "authentiq-conformance"];
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_adapter = name.starts_with("authentiq-")
+            && !shared.contains(&name.as_str())
+            && entry.path().join("Cargo.toml").exists();
+        if is_adapter && !FRAMEWORKS.iter().any(|(_, a, _)| *a == name) {
+            problems.push(format!("{name} is not listed in xtask's FRAMEWORKS"));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -79,6 +90,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("authentiq-tidy-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("authentiq-axum")).expect("temp dir");
+        std::fs::create_dir_all(dir.join("authentiq-tide")).expect("temp dir");
+        std::fs::write(dir.join("authentiq-tide/Cargo.toml"), "[package]\n").expect("write");
         std::fs::write(
             dir.join("authentiq-axum/Cargo.toml"),
             "[dependencies]\nauthentiq-actix.workspace = true\n",
@@ -100,6 +113,12 @@ mod tests {
             problems
                 .iter()
                 .any(|p| p.contains("depends on authentiq-actix")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("authentiq-tide is not listed")),
             "{problems:?}"
         );
     }
