@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "smoke")]
+pub mod browser;
+#[cfg(feature = "smoke")]
 pub mod smoke;
 
 use std::net::SocketAddr;
