@@ -149,6 +149,21 @@ fn cookie_value(set_cookie: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `/me` from a browser holding only this session cookie (a `Set-Cookie` value from the core).
+async fn me_with<A: TestApp>(app: &A, set_cookie: &str) -> TestResponse {
+    let mut jar = Jar::new();
+    jar.set(session_name(), &cookie_value(set_cookie));
+    app.call(api("/me").cookies(&jar)).await
+}
+
+/// The `error_description` of a JSON error.
+fn description(res: &TestResponse) -> String {
+    res.json()["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn removes_session(res: &TestResponse) -> bool {
     res.set_cookies()
         .iter()
@@ -363,28 +378,16 @@ pub async fn expired_session_cookie<F: Framework>() {
     data.iat -= 7200;
     data.exp = data.iat + 3600;
     let cookie = h.auth.session_cookie(&data).await.expect("seal");
-    let mut jar = Jar::new();
-    jar.set(session_name(), &cookie_value(&cookie));
-    let res = app.call(api("/me").cookies(&jar)).await;
+    let res = me_with(&app, &cookie).await;
     assert_json_error(&res, 401, "session_invalid");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("expired")
-    );
+    assert!(description(&res).contains("expired"));
     // The same session, still within its lifetime, is accepted: the refusal is the expiry.
     let fresh = h
         .auth
         .session_cookie(&session_data(&h, "someone"))
         .await
         .expect("seal");
-    jar.set(session_name(), &cookie_value(&fresh));
-    assert_status(
-        &app.call(api("/me").cookies(&jar)).await,
-        200,
-        "fresh session",
-    );
+    assert_status(&me_with(&app, &fresh).await, 200, "fresh session");
 }
 
 /// A session unused for longer than the idle timeout is refused.
@@ -394,16 +397,9 @@ pub async fn idle_session_cookie<F: Framework>() {
     let mut data = session_data(&h, "someone");
     data.seen -= h.auth.config().session.idle.as_secs() + 5;
     let cookie = h.auth.session_cookie(&data).await.expect("seal");
-    let mut jar = Jar::new();
-    jar.set(session_name(), &cookie_value(&cookie));
-    let res = app.call(api("/me").cookies(&jar)).await;
+    let res = me_with(&app, &cookie).await;
     assert_json_error(&res, 401, "session_invalid");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("idle")
-    );
+    assert!(description(&res).contains("idle"));
 }
 
 /// Cookies sealed by another app's key, or for another client, are refused.
@@ -415,22 +411,14 @@ pub async fn foreign_session_cookie<F: Framework>() {
         .session_cookie(&session_data(&h, "mallory"))
         .await
         .expect("seal");
-    let mut jar = Jar::new();
-    jar.set(session_name(), &cookie_value(&cookie));
-    let res = app.call(api("/me").cookies(&jar)).await;
+    let res = me_with(&app, &cookie).await;
     assert_json_error(&res, 401, "session_invalid");
     let mut data = session_data(&h, "mallory");
     data.aud = "another-client".into();
     let cookie = h.auth.session_cookie(&data).await.expect("seal");
-    jar.set(session_name(), &cookie_value(&cookie));
-    let res = app.call(api("/me").cookies(&jar)).await;
+    let res = me_with(&app, &cookie).await;
     assert_json_error(&res, 401, "session_invalid");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("another issuer or client")
-    );
+    assert!(description(&res).contains("another issuer or client"));
 }
 
 /// A callback whose state is not the one this browser started is refused, with no session.
@@ -512,12 +500,7 @@ pub async fn required_scope_declined<F: Framework>() {
     let (callback, jar) = approved(&h, &app, "/", &approval).await;
     let res = app.call(api(&callback).cookies(&jar)).await;
     assert_json_error(&res, 403, "required_scope_declined");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("phone")
-    );
+    assert!(description(&res).contains("phone"));
     // With the scope granted, the same flow succeeds: the refusal is the missing scope.
     let (res, _) = sign_in_with(&h, &app, "/", &Approval::default()).await;
     assert_status(&res, 303, "granted");
@@ -670,12 +653,7 @@ pub async fn backchannel_logout_ends_session<F: Framework>() {
     assert_json_error(&res, 401, "session_invalid");
     let res = app.call(post(token)).await;
     assert_json_error(&res, 400, "invalid_token");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("already used")
-    );
+    assert!(description(&res).contains("already used"));
 }
 
 /// A CORS preflight reaches the app's OPTIONS handler; the guard does not answer it.
@@ -799,12 +777,7 @@ pub async fn bearer_hs256_refused<F: Framework>() {
         .call(api("/api/me").header("authorization", &format!("Bearer {token}")))
         .await;
     assert_json_error(&res, 401, "invalid_token");
-    assert!(
-        res.json()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("HS256")
-    );
+    assert!(description(&res).contains("HS256"));
 }
 
 /// AuthentiqJS forwards the response as JSON: 200 with the claims and a session cookie.

@@ -6,42 +6,89 @@ use authentiq_example_common::browser::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_and_out_in_chromium() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let bound = listener.local_addr().expect("addr");
-    let example = authentiq_example_common::prepare(&Settings::default(), bound).await.expect("prepare");
+    let example = authentiq_example_common::prepare(&Settings::default(), bound)
+        .await
+        .expect("prepare");
     let app = example.public_url.clone();
     tokio::spawn(axum::serve(listener, authentiq_example_axum::app(example.auth)).into_future());
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
 
     let b = Browser::start().await;
     b.goto(&format!("{app}/")).await;
-    assert!(b.text().await.contains("You are not signed in."), "{}", b.text().await);
+    assert!(
+        b.text().await.contains("You are not signed in."),
+        "{}",
+        b.text().await
+    );
     b.click("a.button").await;
 
-    let provider = example.provider.as_ref().expect("embedded provider").base_url();
-    assert!(b.url().await.starts_with(&format!("{provider}/authorize?")), "on the provider: {}", b.url().await);
+    let provider = example
+        .provider
+        .as_ref()
+        .expect("embedded provider")
+        .base_url();
+    assert!(
+        b.url().await.starts_with(&format!("{provider}/authorize?")),
+        "on the provider: {}",
+        b.url().await
+    );
     let page = b.text().await;
     assert!(page.contains("Sign in with Authentiq"), "{page}");
     b.screenshot(&shots.join("browser-1-provider.png")).await;
     b.click("button.approve").await;
 
-    assert_eq!(b.url().await, format!("{app}/"), "back on the app after approval");
+    assert_eq!(
+        b.url().await,
+        format!("{app}/"),
+        "back on the app after approval"
+    );
     let page = b.text().await;
     assert!(page.contains("Signed in as Alice Example."), "{page}");
     assert!(page.contains("Verified email: alice@example.com"), "{page}");
     b.screenshot(&shots.join("browser-2-signed-in.png")).await;
     let cookies = b.cookies().await;
-    let session = cookies.iter().find(|c| c["name"] == "authentiq_session").expect("the browser keeps the session cookie");
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "authentiq_session")
+        .expect("the browser keeps the session cookie");
     assert_eq!(session["httpOnly"], true);
     assert_eq!(session["sameSite"], "Lax");
-    assert!(cookies.iter().all(|c| !c["name"].as_str().unwrap_or_default().starts_with("authentiq_flow_")), "flow cookie gone");
+    assert!(
+        cookies.iter().all(|c| !c["name"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("authentiq_flow_")),
+        "flow cookie gone"
+    );
 
     b.goto(&format!("{app}/me")).await;
-    assert!(b.text().await.contains("\"email\":\"alice@example.com\""), "{}", b.text().await);
+    assert!(
+        b.text().await.contains("\"email\":\"alice@example.com\""),
+        "{}",
+        b.text().await
+    );
 
     b.goto(&format!("{app}/")).await;
     b.click("form[action='/auth/logout'] button").await;
-    assert!(b.url().await.starts_with(&format!("{app}/?state=")), "back home after the provider's logout: {}", b.url().await);
-    assert!(b.text().await.contains("You are not signed in."), "{}", b.text().await);
-    assert!(b.cookies().await.iter().all(|c| c["name"] != "authentiq_session"), "session cookie removed");
+    assert!(
+        b.url().await.starts_with(&format!("{app}/?state=")),
+        "back home after the provider's logout: {}",
+        b.url().await
+    );
+    assert!(
+        b.text().await.contains("You are not signed in."),
+        "{}",
+        b.text().await
+    );
+    assert!(
+        b.cookies()
+            .await
+            .iter()
+            .all(|c| c["name"] != "authentiq_session"),
+        "session cookie removed"
+    );
 }

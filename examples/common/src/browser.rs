@@ -42,7 +42,10 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver; cargo xtask ci installs them)");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -53,10 +56,14 @@ impl Browser {
             if ready.is_some_and(|v| v["value"]["ready"] == true) {
                 break;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = std::env::temp_dir().join(format!("authentiq-browser-{}-{port}", std::process::id()));
+        let profile =
+            std::env::temp_dir().join(format!("authentiq-browser-{}-{port}", std::process::id()));
         let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -72,15 +79,26 @@ impl Browser {
             .await
             .expect("new session");
         let res = json_of(res).await.expect("JSON");
-        let session = res["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {res}")).to_owned();
-        Browser { http, base, session, driver, profile }
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_owned();
+        Browser {
+            http,
+            base,
+            session,
+            driver,
+            profile,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, &url);
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let res = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
         let res = json_of(res).await.expect("JSON");
@@ -90,23 +108,41 @@ impl Browser {
 
     /// Navigates to `url`.
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     /// The current URL.
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The page's visible text.
     pub async fn text(&self) -> String {
         let body = self.find("body").await;
-        self.call(reqwest::Method::GET, &format!("/element/{body}/text"), None).await.as_str().unwrap_or_default().to_owned()
+        self.call(reqwest::Method::GET, &format!("/element/{body}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     async fn find(&self, css: &str) -> String {
-        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_owned()
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_owned()
     }
 
     /// Clicks the first element matching `css`, which navigates, and waits (up to 15 s) for
@@ -114,28 +150,48 @@ impl Browser {
     pub async fn click(&self, css: &str) {
         let before = self.url().await;
         let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let ready = self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": "return document.readyState", "args": []}))).await;
+            let ready = self
+                .call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({"script": "return document.readyState", "args": []})),
+                )
+                .await;
             if self.url().await != before && ready == "complete" {
                 return;
             }
-            assert!(Instant::now() < deadline, "clicking {css} on {before} led nowhere");
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} on {before} led nowhere"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// The browser's cookies for the current page, as WebDriver reports them.
     pub async fn cookies(&self) -> Vec<Value> {
-        self.call(reqwest::Method::GET, "/cookie", None).await.as_array().cloned().unwrap_or_default()
+        self.call(reqwest::Method::GET, "/cookie", None)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Saves a PNG screenshot to `path`.
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine as _;
         let data = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(data.as_str().unwrap_or_default()).expect("PNG");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or_default())
+            .expect("PNG");
         std::fs::write(path, png).expect("write screenshot");
     }
 }

@@ -2,6 +2,7 @@
 //! through the development provider's own pages, reads `/me`, and signs out.
 
 use std::collections::BTreeMap;
+use std::process::Command;
 
 /// A minimal browser: follows nothing by itself, keeps cookies per host.
 struct Browser {
@@ -249,4 +250,88 @@ pub async fn sign_in_me_sign_out(app: &str) {
         location.as_deref(),
         Some(format!("{app}/auth/login?return_to=%2Fme").as_str())
     );
+}
+
+fn start(binary: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(binary);
+    for var in [
+        "AUTHENTIQ_ISSUER",
+        "AUTHENTIQ_CLIENT_ID",
+        "AUTHENTIQ_CLIENT_SECRET",
+        "AUTHENTIQ_SCOPE",
+        "APP_ADDR",
+        "APP_PUBLIC_URL",
+        "APP_SESSION_KEY",
+        "APP_SESSION_STORE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).env("RUST_LOG", "off");
+    let out = cmd.output().expect("the example binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the example `binary` with each bad setting and checks that it stops with one
+/// `error: ...` line naming the variable, and never panics.
+pub fn bad_settings_name_the_variable(binary: &str) {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("APP_ADDR", "not-an-address")], "APP_ADDR"),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("APP_SESSION_KEY", "dG9vIHNob3J0"),
+            ],
+            "APP_SESSION_KEY",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("APP_SESSION_STORE", "mongodb://x"),
+            ],
+            "APP_SESSION_STORE",
+        ),
+        (
+            &[("APP_ADDR", "127.0.0.1:0"), ("AUTHENTIQ_SCOPE", "email~x")],
+            "scope",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("AUTHENTIQ_ISSUER", "https://127.0.0.1:9/"),
+            ],
+            "AUTHENTIQ_CLIENT_ID",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("AUTHENTIQ_ISSUER", "http://connect.example.com/"),
+                ("AUTHENTIQ_CLIENT_ID", "c"),
+            ],
+            "must use https",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("AUTHENTIQ_ISSUER", "http://127.0.0.1:9/"),
+                ("AUTHENTIQ_CLIENT_ID", "c"),
+            ],
+            "discovery",
+        ),
+    ];
+    for (env, expected) in cases {
+        let (ok, stderr) = start(binary, env);
+        assert!(!ok, "{env:?} must not start");
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{env:?}: no error line in {stderr}"));
+        assert!(
+            line.contains(expected),
+            "{env:?}: `{line}` should name {expected}"
+        );
+        assert!(!stderr.contains("panicked"), "{env:?}: {stderr}");
+    }
 }
