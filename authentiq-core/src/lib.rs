@@ -351,7 +351,7 @@ impl Authentiq {
                     claims.insert("sid".into(), Value::String(sid.clone()));
                 }
                 let c = serde_json::from_value(Value::Object(claims)).map_err(|e| {
-                    tracing::warn!("session claims do not fit the requested claims type: {e}");
+                    tracing::warn!(problem = %claims_problem(&e), "session claims do not fit the requested claims type");
                     AuthError::SessionInvalid(
                         "the session claims do not fit this route's claims type",
                     )
@@ -594,4 +594,38 @@ pub(crate) fn identity_claims(
 
 fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("session data always serialises")
+}
+
+/// What a claims type rejected, without the value: serde's "invalid type" messages quote the
+/// claim (an email address, say), and claim values stay out of logs.
+fn claims_problem(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+        msg
+    } else {
+        "a claim has another type or format than the claims type expects".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_problems_never_quote_claim_values() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Typed {
+            email: u64,
+        }
+        let wrong =
+            serde_json::from_value::<Typed>(serde_json::json!({"email": "alice@example.com"}));
+        let problem = claims_problem(&wrong.expect_err("a string is not a number"));
+        assert!(!problem.contains("alice"), "{problem}");
+        let missing = serde_json::from_value::<Typed>(serde_json::json!({}));
+        assert_eq!(
+            claims_problem(&missing.expect_err("missing")),
+            "missing field `email`"
+        );
+    }
 }
