@@ -140,10 +140,10 @@ where
         let fut = self.service.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            if let Some(cookie) = session.set_cookie() {
-                if let Ok(v) = HeaderValue::from_str(cookie) {
-                    res.headers_mut().append(SET_COOKIE, v);
-                }
+            if let Some(cookie) = session.set_cookie()
+                && let Ok(v) = HeaderValue::from_str(cookie)
+            {
+                res.headers_mut().append(SET_COOKIE, v);
             }
             Ok(res)
         })

@@ -56,15 +56,15 @@ pub trait RequestHead {
     fn cookie(&self, name: &str) -> Option<String> {
         for header in self.header_values("cookie") {
             for pair in header.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=') {
-                    if k.trim() == name {
-                        let v = v.trim();
-                        let v = v
-                            .strip_prefix('"')
-                            .and_then(|v| v.strip_suffix('"'))
-                            .unwrap_or(v);
-                        return Some(v.to_owned());
-                    }
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k.trim() == name
+                {
+                    let v = v.trim();
+                    let v = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v);
+                    return Some(v.to_owned());
                 }
             }
         }
@@ -75,10 +75,10 @@ pub trait RequestHead {
         let mut out = Vec::new();
         for header in self.header_values("cookie") {
             for pair in header.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=') {
-                    if k.trim().starts_with(prefix) {
-                        out.push((k.trim().to_owned(), v.trim().to_owned()));
-                    }
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k.trim().starts_with(prefix)
+                {
+                    out.push((k.trim().to_owned(), v.trim().to_owned()));
                 }
             }
         }

@@ -666,19 +666,17 @@ pub(crate) fn check_id_token_claims(
             return Err(TokenError::AuthTime);
         }
     }
-    if let (Some(alg), Some(at)) = (alg, e.access_token) {
-        if !r.at_hash.is_absent()
-            && r.at_hash.as_str() != Some(alg.half_hash(at.as_bytes()).as_str())
-        {
-            return Err(TokenError::AccessTokenHash);
-        }
+    if let (Some(alg), Some(at)) = (alg, e.access_token)
+        && !r.at_hash.is_absent()
+        && r.at_hash.as_str() != Some(alg.half_hash(at.as_bytes()).as_str())
+    {
+        return Err(TokenError::AccessTokenHash);
     }
-    if let (Some(alg), Some(code)) = (alg, e.code) {
-        if !r.c_hash.is_absent()
-            && r.c_hash.as_str() != Some(alg.half_hash(code.as_bytes()).as_str())
-        {
-            return Err(TokenError::CodeHash);
-        }
+    if let (Some(alg), Some(code)) = (alg, e.code)
+        && !r.c_hash.is_absent()
+        && r.c_hash.as_str() != Some(alg.half_hash(code.as_bytes()).as_str())
+    {
+        return Err(TokenError::CodeHash);
     }
     Ok(())
 }
@@ -724,24 +722,24 @@ pub(crate) fn check_times(
     leeway: u64,
     max_token_age: Option<u64>,
 ) -> Result<(), TokenError> {
-    if let Some(exp) = exp {
-        if now >= exp.saturating_add(leeway) {
-            return Err(TokenError::Expired);
-        }
+    if let Some(exp) = exp
+        && now >= exp.saturating_add(leeway)
+    {
+        return Err(TokenError::Expired);
     }
     let iat = numeric(&r.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
     if iat > now.saturating_add(leeway) {
         return Err(TokenError::IssuedInFuture);
     }
-    if let Some(max) = max_token_age {
-        if iat.saturating_add(max).saturating_add(leeway) < now {
-            return Err(TokenError::TooOld);
-        }
+    if let Some(max) = max_token_age
+        && iat.saturating_add(max).saturating_add(leeway) < now
+    {
+        return Err(TokenError::TooOld);
     }
-    if let Some(nbf) = numeric(&r.nbf, "nbf")? {
-        if nbf > now.saturating_add(leeway) {
-            return Err(TokenError::NotYetValid);
-        }
+    if let Some(nbf) = numeric(&r.nbf, "nbf")?
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(TokenError::NotYetValid);
     }
     Ok(())
 }

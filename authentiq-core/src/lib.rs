@@ -8,6 +8,8 @@ mod error;
 mod http;
 mod jose;
 mod provider;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod routes;
 mod scope;
 mod session;
@@ -26,6 +28,8 @@ pub use crate::error::{AuthError, ConfigError, TokenError};
 pub use crate::http::{ClientKind, Reply, RequestHead, html_escape};
 pub use crate::jose::{AlgPolicy, Algorithm, Channel, ValidatedToken};
 pub use crate::provider::{ProviderMetadata, TokenResponse};
+#[cfg(feature = "redis")]
+pub use crate::redis_store::RedisStore;
 pub use crate::routes::{MAX_BODY, safe_return_to};
 pub use crate::scope::{Grant, Scope, Scopes};
 pub use crate::session::{
@@ -452,10 +456,11 @@ impl Authentiq {
     ) -> Result<ValidatedToken, TokenError> {
         let cfg = &self.inner.cfg;
         let jws = Jws::parse(token)?;
-        if let Some(t) = &jws.typ {
-            if !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("id_token+jwt") {
-                return Err(TokenError::WrongType(t.clone()));
-            }
+        if let Some(t) = &jws.typ
+            && !t.eq_ignore_ascii_case("JWT")
+            && !t.eq_ignore_ascii_case("id_token+jwt")
+        {
+            return Err(TokenError::WrongType(t.clone()));
         }
         let alg = self.verify_signature(&jws, channel).await?;
         let registered = jose::Registered::parse(jws.payload_bytes())?;

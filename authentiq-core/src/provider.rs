@@ -340,12 +340,12 @@ impl Provider {
         }
         let tr: TokenResponse = serde_json::from_slice(&bytes)
             .map_err(|e| AuthError::InvalidProviderResponse(format!("token response: {e}")))?;
-        if let Some(t) = &tr.token_type {
-            if !t.eq_ignore_ascii_case("bearer") {
-                return Err(AuthError::InvalidProviderResponse(format!(
-                    "token_type `{t}` is not Bearer"
-                )));
-            }
+        if let Some(t) = &tr.token_type
+            && !t.eq_ignore_ascii_case("bearer")
+        {
+            return Err(AuthError::InvalidProviderResponse(format!(
+                "token_type `{t}` is not Bearer"
+            )));
         }
         Ok(tr)
     }

@@ -306,10 +306,10 @@ impl Authentiq {
     ) -> Result<Reply, AuthError> {
         let cfg = &self.inner.cfg;
         let state = p.state.as_deref().filter(|s| !s.is_empty());
-        if let Some(s) = state {
-            if s.len() <= 512 {
-                clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
-            }
+        if let Some(s) = state
+            && s.len() <= 512
+        {
+            clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
         }
         if let Some(error) = p.error {
             return Err(AuthError::Provider {
@@ -378,12 +378,12 @@ impl Authentiq {
             .unwrap_or_default()
             .to_owned();
         let mut claims = claims;
-        if cfg.fetch_userinfo {
-            if let Some((tr, _)) = &tokens {
-                let info = self.inner.provider.userinfo(&tr.access_token, &sub).await?;
-                for (k, v) in info {
-                    claims.entry(k).or_insert(v);
-                }
+        if cfg.fetch_userinfo
+            && let Some((tr, _)) = &tokens
+        {
+            let info = self.inner.provider.userinfo(&tr.access_token, &sub).await?;
+            for (k, v) in info {
+                claims.entry(k).or_insert(v);
             }
         }
         let reported = claims
@@ -498,26 +498,25 @@ impl Authentiq {
             tracing::info!(sub = %d.sub, "signed out");
             if let (Some(end), Some(hint)) =
                 (&self.inner.provider.meta.end_session_endpoint, &d.id_token)
+                && let Ok(mut url) = url::Url::parse(end)
             {
-                if let Ok(mut url) = url::Url::parse(end) {
-                    let back = self
-                        .inner
-                        .cfg
-                        .post_logout_redirect_uri
-                        .clone()
-                        .unwrap_or_else(|| {
-                            format!(
-                                "{}/",
-                                self.inner.cfg.public_url.as_str().trim_end_matches('/')
-                            )
-                        });
-                    url.query_pairs_mut()
-                        .append_pair("id_token_hint", hint)
-                        .append_pair("post_logout_redirect_uri", &back)
-                        .append_pair("state", &random_token(16))
-                        .append_pair("client_id", &self.inner.cfg.client_id);
-                    location = url.into();
-                }
+                let back = self
+                    .inner
+                    .cfg
+                    .post_logout_redirect_uri
+                    .clone()
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{}/",
+                            self.inner.cfg.public_url.as_str().trim_end_matches('/')
+                        )
+                    });
+                url.query_pairs_mut()
+                    .append_pair("id_token_hint", hint)
+                    .append_pair("post_logout_redirect_uri", &back)
+                    .append_pair("state", &random_token(16))
+                    .append_pair("client_id", &self.inner.cfg.client_id);
+                location = url.into();
             }
         }
         Ok(Reply::redirect(303, location)
@@ -606,10 +605,11 @@ impl Authentiq {
     ) -> Result<Map<String, Value>, TokenError> {
         let cfg = &self.inner.cfg;
         let jws = Jws::parse(token)?;
-        if let Some(t) = &jws.typ {
-            if !t.eq_ignore_ascii_case("logout+jwt") && !t.eq_ignore_ascii_case("JWT") {
-                return Err(TokenError::WrongType(t.clone()));
-            }
+        if let Some(t) = &jws.typ
+            && !t.eq_ignore_ascii_case("logout+jwt")
+            && !t.eq_ignore_ascii_case("JWT")
+        {
+            return Err(TokenError::WrongType(t.clone()));
         }
         // The provider posts logout tokens directly: the same policy as the token endpoint.
         if self

@@ -125,7 +125,7 @@ impl Marks {
             }
         }
         self.ops += 1;
-        if self.ops % 256 == 0 {
+        if self.ops.is_multiple_of(256) {
             let now = crate::jose::now();
             self.sessions.retain(|_, u| *u > now);
             self.sids.retain(|_, u| *u > now);

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 pub mod keys;
 mod pages;
 mod provider;
+pub mod redis;
 mod server;
 
 pub use keys::{Alg, SigningKey};
@@ -59,6 +60,9 @@ pub enum DevError {
     /// The provider has been shut down.
     #[error("the provider has been shut down")]
     Stopped,
+    /// A test server (such as `redis-server`) could not be started.
+    #[error("{0}")]
+    TestServer(String),
 }
 
 /// How a client authenticates at the token endpoint.

@@ -33,16 +33,23 @@ fn cargo(args: &[&str]) -> bool {
 }
 
 /// What the tests need from the system: Debian's chromium and chromium-driver for the browser
-/// test. Installed when missing and this runs as root with apt (CI, and these machines);
-/// elsewhere the message says what to install. Never skipped: the browser test always runs.
+/// test, and redis-server for the Redis store tests (they start their own server on loopback).
+/// Installed when missing and this runs as root with apt (CI, and these machines); elsewhere
+/// the message says what to install. Never skipped: those tests always run.
 fn ensure_test_tools() -> bool {
+    const PACKAGES: [&str; 3] = ["chromium", "chromium-driver", "redis-server"];
     let found = |tool: &str| {
         Command::new(tool)
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if found("chromedriver") && found("chromium") {
+    let all_found = || {
+        ["chromium", "chromedriver", "redis-server"]
+            .iter()
+            .all(|t| found(t))
+    };
+    if all_found() {
         return true;
     }
     let root = Command::new("id")
@@ -50,7 +57,10 @@ fn ensure_test_tools() -> bool {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     if root && found("apt-get") {
-        eprintln!("$ apt-get install chromium chromium-driver (the browser test needs them)");
+        eprintln!(
+            "$ apt-get install {} (the browser and Redis tests need them)",
+            PACKAGES.join(" ")
+        );
         let apt = |args: &[&str]| {
             Command::new("apt-get")
                 .args(args)
@@ -58,13 +68,16 @@ fn ensure_test_tools() -> bool {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium", "chromium-driver"])
+        if apt(&["update", "-qq"])
+            && apt(&[&["install", "-y", "-qq"][..], &PACKAGES[..]].concat())
+            && all_found()
         {
-            return found("chromedriver");
+            return true;
         }
     }
     eprintln!(
-        "the browser test needs Chromium and ChromeDriver: apt-get install chromium chromium-driver"
+        "the tests need Chromium, ChromeDriver and a Redis server: apt-get install {}",
+        PACKAGES.join(" ")
     );
     false
 }
@@ -76,12 +89,13 @@ fn ci() -> bool {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ])
-        && cargo(&["test", "--workspace", "--all-targets"])
-        && cargo(&["test", "--workspace", "--doc"])
+        && cargo(&["test", "--workspace", "--all-targets", "--all-features"])
+        && cargo(&["test", "--workspace", "--doc", "--all-features"])
 }
 
 fn demo(framework: &str) -> bool {
@@ -126,10 +140,10 @@ fn conformance() -> bool {
         let text = String::from_utf8_lossy(&out.stdout);
         let mut cases = std::collections::BTreeMap::new();
         for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("test ") {
-                if let Some((name, outcome)) = rest.split_once(" ... ") {
-                    cases.insert(name.trim().to_owned(), outcome.trim() == "ok");
-                }
+            if let Some(rest) = line.strip_prefix("test ")
+                && let Some((name, outcome)) = rest.split_once(" ... ")
+            {
+                cases.insert(name.trim().to_owned(), outcome.trim() == "ok");
             }
         }
         if !out.status.success() || cases.is_empty() {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use authentiq_core::{
-    Authentiq, Claims, ConfigBuilder, ConfigError, Identity, MemoryStore, html_escape,
+    Authentiq, Claims, ConfigBuilder, ConfigError, Identity, MemoryStore, RedisStore, html_escape,
 };
 use authentiq_dev::{ClientRegistration, DevProvider};
 
@@ -45,7 +45,7 @@ pub struct Settings {
     pub addr: Option<SocketAddr>,
     /// `APP_PUBLIC_URL`, default `http://<APP_ADDR>`.
     pub public_url: Option<String>,
-    /// `APP_SESSION_STORE`: `cookie` (default) or `memory`.
+    /// `APP_SESSION_STORE`: `cookie` (default), `memory`, or a `redis://` URL.
     pub store: Option<String>,
 }
 
@@ -158,10 +158,19 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
     let builder = match settings.store.as_deref() {
         None | Some("cookie") => builder,
         Some("memory") => builder.session_store(Arc::new(MemoryStore::default())),
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            let store = RedisStore::connect(url)
+                .await
+                .map_err(|e| StartError::Invalid {
+                    name: "APP_SESSION_STORE",
+                    reason: e.to_string(),
+                })?;
+            builder.session_store(Arc::new(store))
+        }
         Some(other) => {
             return Err(StartError::Invalid {
                 name: "APP_SESSION_STORE",
-                reason: format!("`{other}` is not `cookie` or `memory`"),
+                reason: format!("`{other}` is not `cookie`, `memory` or a redis:// URL"),
             });
         }
     };

@@ -294,6 +294,13 @@ pub fn bad_settings_name_the_variable(binary: &str) {
             "APP_SESSION_STORE",
         ),
         (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("APP_SESSION_STORE", "redis://127.0.0.1:1/"),
+            ],
+            "APP_SESSION_STORE",
+        ),
+        (
             &[("APP_ADDR", "127.0.0.1:0"), ("AUTHENTIQ_SCOPE", "email~x")],
             "scope",
         ),
