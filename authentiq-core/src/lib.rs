@@ -335,14 +335,17 @@ impl Authentiq {
         if credentials == Credentials::BearerOnly {
             return Err(AuthError::Unauthenticated);
         }
-        let owned;
-        let check = match session {
-            Some(c) => c,
-            None => {
-                owned = self.check_session(head).await;
-                &owned
-            }
-        };
+        match session {
+            Some(check) => self.session_identity(check),
+            None => self.session_identity(&self.check_session(head).await),
+        }
+    }
+
+    /// The identity a session check yields, or why it yields none.
+    fn session_identity<C: DeserializeOwned>(
+        &self,
+        check: &SessionCheck,
+    ) -> Result<Identity<C>, AuthError> {
         match &check.state {
             SessionState::None => Err(AuthError::Unauthenticated),
             SessionState::Invalid(why) => Err(AuthError::SessionInvalid(why)),
@@ -377,13 +380,17 @@ impl Authentiq {
         head: &impl RequestHead,
         cache: &SessionCache,
     ) -> Result<Identity<C>, Rejection> {
-        let check = cache.get(self, head).await;
-        self.authenticate(head, Some(check), Credentials::Any)
-            .await
-            .map_err(|error| Rejection {
-                reply: self.reject(head, &error),
-                error,
-            })
+        // A request that sends a bearer token is judged by it alone: its session cookie is
+        // not read (with a server-side store that would be a needless round trip).
+        let result = match bearer_token(head) {
+            Ok(Some(token)) => self.verify_bearer(token).await,
+            Ok(None) => self.session_identity(cache.get(self, head).await),
+            Err(e) => Err(e),
+        };
+        result.map_err(|error| Rejection {
+            reply: self.reject(head, &error),
+            error,
+        })
     }
 
     /// The optional guard (`MaybeAuthenticated`): `None` for anonymous requests and unusable

@@ -169,3 +169,107 @@ fn token_response_expiry_prefers_expires_at() {
         "Debug never prints tokens"
     );
 }
+
+/// Counts loads, to see which requests touch the session store.
+#[derive(Default)]
+struct Counting {
+    inner: authentiq_core::MemoryStore,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+impl authentiq_core::SessionStore for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn holds_data(&self) -> bool {
+        true
+    }
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> authentiq_core::BoxFuture<'a, Result<Option<SessionData>, authentiq_core::StoreError>>
+    {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load(id)
+    }
+    fn save<'a>(
+        &'a self,
+        data: &'a SessionData,
+    ) -> authentiq_core::BoxFuture<'a, Result<(), authentiq_core::StoreError>> {
+        self.inner.save(data)
+    }
+    fn revoke<'a>(
+        &'a self,
+        what: authentiq_core::Revocation,
+    ) -> authentiq_core::BoxFuture<'a, Result<(), authentiq_core::StoreError>> {
+        self.inner.revoke(what)
+    }
+    fn is_revoked<'a>(
+        &'a self,
+        data: &'a SessionData,
+    ) -> authentiq_core::BoxFuture<'a, Result<bool, authentiq_core::StoreError>> {
+        self.inner.is_revoked(data)
+    }
+}
+
+#[tokio::test]
+async fn a_bearer_request_never_reads_the_session_store() {
+    let provider = DevProvider::start().unwrap();
+    let client = provider.register_client(ClientRegistration::default());
+    let store = std::sync::Arc::new(Counting::default());
+    let auth = Authentiq::builder(provider.issuer(), &client.client_id)
+        .client_secret(&client.client_secret)
+        .public_url("http://127.0.0.1:8000")
+        .session_store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let cookie = auth
+        .session_cookie(&session(&auth, &provider))
+        .await
+        .unwrap();
+    let token = provider.mint_id_token_with(
+        &client.client_id,
+        authentiq_dev::Alg::RS256,
+        "api-user",
+        serde_json::json!({}),
+    );
+    let head = http::Request::get("/me")
+        .header("cookie", cookie.split(';').next().unwrap())
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let cache = authentiq_core::SessionCache::new();
+    let id = auth
+        .require::<authentiq_core::Claims>(&head, &cache)
+        .await
+        .unwrap();
+    assert_eq!(id.subject, "api-user", "the bearer token decides");
+    assert_eq!(
+        store.loads.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the session is not read"
+    );
+    // Without the token, the same request is judged by its session, read once.
+    let head = http::Request::get("/me")
+        .header("cookie", cookie.split(';').next().unwrap())
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let cache = authentiq_core::SessionCache::new();
+    assert_eq!(
+        auth.require::<authentiq_core::Claims>(&head, &cache)
+            .await
+            .unwrap()
+            .subject,
+        "alice"
+    );
+    let _ = auth
+        .optional::<authentiq_core::Claims>(&head, &cache)
+        .await
+        .unwrap();
+    assert_eq!(store.loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
