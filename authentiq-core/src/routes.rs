@@ -274,27 +274,17 @@ impl Authentiq {
         answer: Answer,
     ) -> Result<Reply, AuthError> {
         let mut clear = Vec::new();
-        let result = self.complete_inner(head, p, answer, &mut clear).await;
-        match result {
-            Ok(mut reply) => {
-                for c in clear {
-                    reply = reply.header("set-cookie", c);
-                }
-                Ok(reply)
-            }
+        let reply = match self.complete_inner(head, p, answer, &mut clear).await {
+            Ok(reply) => reply,
             Err(e) => {
                 log_failure(head.path(), &e);
-                let mut reply = if crate::http::wants_json(head) {
-                    e.api_reply()
-                } else {
-                    e.html_reply()
-                };
-                for c in clear {
-                    reply = reply.header("set-cookie", c);
-                }
-                Ok(reply)
+                e.route_reply(head)
             }
-        }
+        };
+        // Every answer, success or failure, ends this sign-in's flow cookie.
+        Ok(clear
+            .into_iter()
+            .fold(reply, |r, c| r.header("set-cookie", c)))
     }
 
     async fn complete_inner(
