@@ -32,8 +32,18 @@ pub fn app(auth: Authentiq) -> Router {
         .layer(AuthLayer::new(auth))
 }
 
-/// Binds, configures and serves until the process ends; prints the URL once listening.
-pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+/// A started example: its public URL, the embedded provider if one was started, and the server.
+pub struct Running {
+    /// The app's public URL.
+    pub public_url: String,
+    /// The embedded provider, kept alive while this value lives.
+    pub provider: Option<common::DevProvider>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds the settings' address (port 0 works), configures the SDK, and serves in the
+/// background.
+pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartError> {
     let listener = tokio::net::TcpListener::bind(settings.listen_addr())
         .await
         .map_err(|e| {
@@ -43,9 +53,20 @@ pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
         .local_addr()
         .map_err(|e| common::StartError::Io(e.to_string()))?;
     let example = common::prepare(&settings, bound).await?;
-    common::announce("axum", &example.public_url);
-    let _provider = example.provider;
-    axum::serve(listener, app(example.auth))
-        .await
-        .map_err(|e| common::StartError::Io(e.to_string()))
+    let server = tokio::spawn(axum::serve(listener, app(example.auth)).into_future());
+    Ok(Running {
+        public_url: example.public_url,
+        provider: example.provider,
+        server,
+    })
+}
+
+/// Serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let running = spawn(settings).await?;
+    common::announce("axum", &running.public_url);
+    match running.server.await {
+        Ok(result) => result.map_err(|e| common::StartError::Io(e.to_string())),
+        Err(e) => Err(common::StartError::Io(e.to_string())),
+    }
 }

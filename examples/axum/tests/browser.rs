@@ -6,15 +6,14 @@ use authentiq_example_common::browser::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_and_out_in_chromium() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let settings = Settings {
+        addr: Some(([127, 0, 0, 1], 0).into()),
+        ..Settings::default()
+    };
+    let running = authentiq_example_axum::spawn(settings)
         .await
-        .expect("bind");
-    let bound = listener.local_addr().expect("addr");
-    let example = authentiq_example_common::prepare(&Settings::default(), bound)
-        .await
-        .expect("prepare");
-    let app = example.public_url.clone();
-    tokio::spawn(axum::serve(listener, authentiq_example_axum::app(example.auth)).into_future());
+        .expect("the example starts");
+    let app = running.public_url.clone();
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
 
     let b = Browser::start().await;
@@ -26,7 +25,7 @@ async fn a_person_signs_in_and_out_in_chromium() {
     );
     b.click("a.button").await;
 
-    let provider = example
+    let provider = running
         .provider
         .as_ref()
         .expect("embedded provider")

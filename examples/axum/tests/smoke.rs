@@ -2,35 +2,30 @@
 
 use authentiq_example_common::{Settings, smoke};
 
+fn loopback() -> Settings {
+    Settings {
+        addr: Some(([127, 0, 0, 1], 0).into()),
+        ..Settings::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_me_sign_out() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = authentiq_example_axum::spawn(loopback())
         .await
-        .expect("bind");
-    let bound = listener.local_addr().expect("addr");
-    let example = authentiq_example_common::prepare(&Settings::default(), bound)
-        .await
-        .expect("prepare");
-    let app = authentiq_example_axum::app(example.auth);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    smoke::sign_in_me_sign_out(&example.public_url).await;
+        .expect("the example starts");
+    smoke::sign_in_me_sign_out(&app.public_url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_me_sign_out_with_sessions_in_redis() {
     let redis = authentiq_dev::redis::RedisServer::start().expect("redis-server on loopback");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let bound = listener.local_addr().expect("addr");
     let settings = Settings {
         store: Some(redis.url()),
-        ..Settings::default()
+        ..loopback()
     };
-    let example = authentiq_example_common::prepare(&settings, bound)
+    let app = authentiq_example_axum::spawn(settings)
         .await
-        .expect("prepare");
-    let app = authentiq_example_axum::app(example.auth);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    smoke::sign_in_me_sign_out(&example.public_url).await;
+        .expect("the example starts");
+    smoke::sign_in_me_sign_out(&app.public_url).await;
 }

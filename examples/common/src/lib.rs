@@ -15,7 +15,8 @@ use std::sync::Arc;
 use authentiq_core::{
     Authentiq, Claims, ConfigBuilder, ConfigError, Identity, MemoryStore, RedisStore, html_escape,
 };
-use authentiq_dev::{ClientRegistration, DevProvider};
+use authentiq_dev::ClientRegistration;
+pub use authentiq_dev::DevProvider;
 
 /// Why the example could not start. The message names the variable at fault.
 #[derive(Debug, thiserror::Error)]
