@@ -11,9 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue, SET_COOKIE};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use authentiq_core::{
-    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, RequestHead, SessionCache,
-};
+use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity};
 use serde::de::DeserializeOwned;
 
 pub use authentiq_core;
@@ -34,12 +33,11 @@ impl RequestHead for Head<'_> {
     fn query(&self) -> Option<&str> {
         self.0.uri().query()
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
         self.0
             .headers()
             .get_all(name)
             .filter_map(|v| v.to_str().ok())
-            .collect()
     }
 }
 
@@ -53,15 +51,24 @@ struct AuthContext {
 /// Converts a core [`Reply`] into an actix-web response: status, every header in order
 /// (repeated `Set-Cookie` included) and the body, unchanged.
 pub fn into_response(reply: Reply) -> HttpResponse {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut res = HttpResponse::with_body(status, reply.body);
-    for (name, value) in reply.headers {
-        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+    let (status, headers, body) = reply.into_parts();
+    let mut res = HttpResponse::with_body(status_code(status), body);
+    for (name, value) in headers {
+        match (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value),
+        ) {
             (Ok(n), Ok(v)) => res.headers_mut().append(n, v),
-            _ => tracing::warn!(header = name, "dropping a header value that is not valid"),
+            _ => tracing::warn!(header = %name, "dropping a header value that is not valid"),
         }
     }
     res.map_into_boxed_body()
+}
+
+/// actix-web's status for the core's, which is always a valid code (so the fallback, which
+/// `http` 0.2's fallible constructor needs, is never taken).
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The middleware that makes [`Authenticated`], [`MaybeAuthenticated`] and [`Bearer`] work on
@@ -158,14 +165,7 @@ where
 pub fn routes(auth: &Authentiq) -> impl Fn(&mut ServiceConfig) + Clone + Send + Sync + 'static {
     let auth = auth.clone();
     move |cfg: &mut ServiceConfig| {
-        let r = &auth.config().routes;
-        for path in [
-            &r.login,
-            &r.callback,
-            &r.logout,
-            &r.forget,
-            &r.backchannel_logout,
-        ] {
+        for (path, _) in adapter::auth_routes(&auth) {
             let auth = auth.clone();
             cfg.route(
                 path,
@@ -183,7 +183,7 @@ async fn handle(auth: Authentiq, req: HttpRequest, body: web::Payload) -> HttpRe
         .await
         .ok()
         .and_then(Result::ok);
-    into_response(auth.respond(&Head(&req), body.as_deref()).await)
+    into_response(adapter::respond(&auth, &Head(&req), body.as_deref()).await)
 }
 
 /// Why a guard refused the request. As a [`ResponseError`] it renders the core's negotiated
@@ -218,7 +218,7 @@ impl std::fmt::Display for AuthRejection {
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.reply.status).unwrap_or(StatusCode::BAD_REQUEST)
+        status_code(self.0.reply.status())
     }
     fn error_response(&self) -> HttpResponse<BoxBody> {
         into_response(self.0.reply.clone())
@@ -250,7 +250,9 @@ impl<C: DeserializeOwned + 'static> FromRequest for Authenticated<C> {
         let req = req.clone();
         Box::pin(async move {
             let ctx = context(&req)?;
-            Ok(Self(ctx.auth.require(&Head(&req), &ctx.session).await?))
+            Ok(Self(
+                adapter::require(&ctx.auth, &Head(&req), &ctx.session).await?,
+            ))
         })
     }
 }
@@ -270,7 +272,9 @@ impl<C: DeserializeOwned + 'static> FromRequest for MaybeAuthenticated<C> {
         let req = req.clone();
         Box::pin(async move {
             let ctx = context(&req)?;
-            Ok(Self(ctx.auth.optional(&Head(&req), &ctx.session).await?))
+            Ok(Self(
+                adapter::optional(&ctx.auth, &Head(&req), &ctx.session).await?,
+            ))
         })
     }
 }
@@ -294,7 +298,7 @@ impl<C: DeserializeOwned + 'static> FromRequest for Bearer<C> {
         let req = req.clone();
         Box::pin(async move {
             let ctx = context(&req)?;
-            Ok(Self(ctx.auth.bearer(&Head(&req)).await?))
+            Ok(Self(adapter::bearer(&ctx.auth, &Head(&req)).await?))
         })
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::{App, test, web};
 use authentiq_actix::{AuthMiddleware, MaybeAuthenticated, into_response, routes};
 use authentiq_conformance::Harness;
-use authentiq_core::Reply;
+use authentiq_core::adapter::Reply;
 
 #[actix_web::test]
 async fn oversized_body_gets_the_cores_413() {
@@ -30,8 +30,8 @@ async fn oversized_body_gets_the_cores_413() {
 #[actix_web::test]
 async fn reply_conversion_keeps_every_header() {
     let reply = Reply::redirect(303, "/x")
-        .header("set-cookie", "a=1")
-        .header("set-cookie", "b=2")
+        .header(authentiq_core::adapter::header::SET_COOKIE, "a=1")
+        .header(authentiq_core::adapter::header::SET_COOKIE, "b=2")
         .with_body(b"body".to_vec());
     let res = into_response(reply);
     assert_eq!(res.status().as_u16(), 303);

@@ -4,9 +4,8 @@
 use std::ops::Deref;
 use std::task::{Context, Poll};
 
-use authentiq_core::{
-    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, SessionCache,
-};
+use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, SessionCache};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -116,15 +115,8 @@ where
 /// The auth routes of the example contract (login, callback, logout, forget, back-channel
 /// logout), at the paths in the configuration. Merge it into your router.
 pub fn routes<S: Clone + Send + Sync + 'static>(auth: &Authentiq) -> Router<S> {
-    let r = &auth.config().routes;
     let mut router = Router::new();
-    for path in [
-        &r.login,
-        &r.callback,
-        &r.logout,
-        &r.forget,
-        &r.backchannel_logout,
-    ] {
+    for (path, _) in adapter::auth_routes(auth) {
         let auth = auth.clone();
         router = router.route(
             path,
@@ -137,7 +129,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(auth: &Authentiq) -> Router<S> {
 async fn handle(auth: Authentiq, req: http::Request<Body>) -> Response {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY).await.ok();
-    into_response(auth.respond(&parts, body.as_deref()).await)
+    into_response(adapter::respond(&auth, &parts, body.as_deref()).await)
 }
 
 /// Why a guard refused the request. It renders the core's negotiated answer (a redirect to
@@ -201,7 +193,9 @@ impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Authent
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
         let ctx = context(parts)?;
-        Ok(Self(ctx.auth.require(parts, &ctx.session).await?))
+        Ok(Self(
+            adapter::require(&ctx.auth, parts, &ctx.session).await?,
+        ))
     }
 }
 
@@ -229,7 +223,9 @@ impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for MaybeAu
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
         let ctx = context(parts)?;
-        Ok(Self(ctx.auth.optional(parts, &ctx.session).await?))
+        Ok(Self(
+            adapter::optional(&ctx.auth, parts, &ctx.session).await?,
+        ))
     }
 }
 
@@ -249,6 +245,6 @@ impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for Bearer<
     type Rejection = AuthRejection;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
         let ctx = context(parts)?;
-        Ok(Self(ctx.auth.bearer(parts).await?))
+        Ok(Self(adapter::bearer(&ctx.auth, parts).await?))
     }
 }

@@ -8,6 +8,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use authentiq_core::adapter;
 use authentiq_core::{Authentiq, Channel, SessionData};
 use authentiq_dev::{Alg, ClientRegistration, DevProvider};
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -179,10 +180,14 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .into_parts()
         .0;
-    assert!(rt.block_on(auth.check_session(&parts)).session().is_some());
+    assert!(
+        rt.block_on(adapter::check_session(&auth, &parts))
+            .session()
+            .is_some()
+    );
     let mut g = c.benchmark_group("session_cookie");
     g.bench_function("authentiq-core check_session", |b| {
-        b.iter(|| rt.block_on(auth.check_session(black_box(&parts))))
+        b.iter(|| rt.block_on(adapter::check_session(&auth, black_box(&parts))))
     });
     let key = cookie::Key::from(&[5u8; 64]);
     let mut jar = cookie::CookieJar::new();

@@ -3,6 +3,7 @@
 //! status and `WWW-Authenticate`, defined here and nowhere else).
 
 use crate::http::{ClientKind, Reply, RequestHead, html_escape};
+use http::header::{ALLOW, CACHE_CONTROL, WWW_AUTHENTICATE};
 
 /// A configuration or start-up problem: bad issuer, unreachable discovery, bad key or variable.
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +168,8 @@ pub enum TokenError {
 }
 
 /// Why a request was refused. Each variant has a stable [`code`](AuthError::code), a status and
-/// (for authentication failures) a `WWW-Authenticate` challenge; [`AuthError::reply`] renders it.
+/// (for authentication failures) a `WWW-Authenticate` challenge; [`AuthError::api_reply`] and
+/// [`AuthError::route_reply`] render it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -305,13 +307,12 @@ impl AuthError {
     /// The API form of this error: status, `WWW-Authenticate` when relevant, JSON body,
     /// `Cache-Control: no-store`.
     pub fn api_reply(&self) -> Reply {
-        let mut r =
-            Reply::json(self.status(), &self.json_body()).header("cache-control", "no-store");
+        let mut r = Reply::json(self.status(), &self.json_body()).header(CACHE_CONTROL, "no-store");
         if let Some(c) = self.www_authenticate() {
-            r = r.header("www-authenticate", c);
+            r = r.header(WWW_AUTHENTICATE, c);
         }
         if let Self::MethodNotAllowed(allow) = self {
-            r = r.header("allow", *allow);
+            r = r.header(ALLOW, *allow);
         }
         r
     }
@@ -329,9 +330,9 @@ impl AuthError {
             html_escape(&self.to_string()),
             self.code()
         );
-        let mut r = Reply::html(self.status(), html).header("cache-control", "no-store");
+        let mut r = Reply::html(self.status(), html).header(CACHE_CONTROL, "no-store");
         if let Self::MethodNotAllowed(allow) = self {
-            r = r.header("allow", *allow);
+            r = r.header(ALLOW, *allow);
         }
         r
     }
@@ -348,7 +349,7 @@ impl AuthError {
 
     /// The negotiated reply on a guarded route: a browser navigation that needs to sign in is
     /// redirected to the login route with `return_to`; everything else gets [`Self::api_reply`].
-    /// `login_path` is the login route (see [`crate::Authentiq::login_redirect`]).
+    /// `login_path` is the login route.
     pub fn guard_reply(&self, head: &impl RequestHead, login_path: &str) -> Reply {
         if self.is_authentication()
             && !matches!(self, Self::InvalidToken(_))
@@ -359,7 +360,7 @@ impl AuthError {
                 "{login_path}?return_to={}",
                 url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
             );
-            return Reply::redirect(303, to).header("cache-control", "no-store");
+            return Reply::redirect(303, to).header(CACHE_CONTROL, "no-store");
         }
         self.api_reply()
     }

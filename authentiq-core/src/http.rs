@@ -5,13 +5,16 @@
 
 use std::borrow::Cow;
 
+use http::HeaderName;
+use http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+
 /// What the core needs to see of any framework's request: method, target and headers.
 ///
 /// Implemented here for `http::request::Parts` and `http::Request<B>` (axum, warp, anything on
 /// `http` 1.x). Other frameworks implement it on a local wrapper type.
 ///
 /// ```
-/// use authentiq_core::RequestHead;
+/// use authentiq_core::adapter::RequestHead;
 ///
 /// struct MyHead<'a> { method: &'a str, target: &'a str, headers: &'a [(&'a str, &'a str)] }
 ///
@@ -19,14 +22,14 @@ use std::borrow::Cow;
 ///     fn method(&self) -> &str { self.method }
 ///     fn path(&self) -> &str { self.target.split('?').next().unwrap_or("/") }
 ///     fn query(&self) -> Option<&str> { self.target.split_once('?').map(|(_, q)| q) }
-///     fn header_values(&self, name: &str) -> Vec<&str> {
-///         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v).collect()
+///     fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
+///         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
 ///     }
 /// }
 ///
 /// let head = MyHead { method: "GET", target: "/me?x=1", headers: &[("cookie", "a=1"), ("Cookie", "b=2")] };
 /// assert_eq!(head.path(), "/me");
-/// assert_eq!(head.cookie("b").as_deref(), Some("2"));
+/// assert_eq!(head.cookie("b"), Some("2"));
 /// ```
 pub trait RequestHead {
     /// The request method, e.g. `"GET"`.
@@ -35,9 +38,9 @@ pub trait RequestHead {
     fn path(&self) -> &str;
     /// The raw query string without `?`, if any.
     fn query(&self) -> Option<&str>;
-    /// Every value of the header `name` (case-insensitive), in order. Values that are not valid
-    /// UTF-8 are skipped.
-    fn header_values(&self, name: &str) -> Vec<&str>;
+    /// Every value of the header `name` (a lower-case name; lookups are case-insensitive), in
+    /// order, without allocating. Values that are not valid UTF-8 are skipped.
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str>;
 
     /// Path and query, e.g. `"/auth/callback?code=..&state=.."`.
     fn path_and_query(&self) -> Cow<'_, str> {
@@ -48,57 +51,46 @@ pub trait RequestHead {
     }
 
     /// The first value of header `name`.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.header_values(name).into_iter().next()
+    fn header(&self, name: &'static str) -> Option<&str> {
+        self.header_values(name).next()
     }
-    /// The value of cookie `name`, searching every `Cookie` header (HTTP/2 splits them).
-    /// Malformed pairs are skipped; the first match wins.
-    fn cookie(&self, name: &str) -> Option<String> {
-        for header in self.header_values("cookie") {
-            for pair in header.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=')
-                    && k.trim() == name
-                {
-                    let v = v.trim();
-                    let v = v
-                        .strip_prefix('"')
-                        .and_then(|v| v.strip_suffix('"'))
-                        .unwrap_or(v);
-                    return Some(v.to_owned());
-                }
-            }
-        }
-        None
+    /// Every cookie of the request as (name, value), across all `Cookie` headers (HTTP/2
+    /// splits them), parsed with the `cookie` crate. Malformed pairs are skipped; a value in
+    /// double quotes is returned without them.
+    fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.header_values("cookie")
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(|c| {
+                let c = c.ok()?;
+                let value = c.value_raw()?;
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                Some((c.name_raw()?, value))
+            })
     }
-    /// Every cookie whose name starts with `prefix`, as (name, value).
-    fn cookies_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for header in self.header_values("cookie") {
-            for pair in header.split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=')
-                    && k.trim().starts_with(prefix)
-                {
-                    out.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-        }
-        out
+    /// The value of cookie `name`; the first one wins.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
     /// The value of query parameter `name`, percent-decoded.
-    fn query_param(&self, name: &str) -> Option<String> {
+    fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         let q = self.query()?;
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+            .map(|(_, v)| v)
     }
 }
 
-fn http_header_values<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a str> {
+fn http_header_values<'a>(
+    headers: &'a http::HeaderMap,
+    name: &'static str,
+) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
-        .iter()
+        .into_iter()
         .filter_map(|v| v.to_str().ok())
-        .collect()
 }
 
 impl RequestHead for http::request::Parts {
@@ -111,7 +103,7 @@ impl RequestHead for http::request::Parts {
     fn query(&self) -> Option<&str> {
         self.uri.query()
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
         http_header_values(&self.headers, name)
     }
 }
@@ -126,21 +118,31 @@ impl<B> RequestHead for http::Request<B> {
     fn query(&self) -> Option<&str> {
         self.uri().query()
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
         http_header_values(self.headers(), name)
     }
 }
 
-/// A complete HTTP answer decided by the core: status, headers (in order, names lowercase,
-/// repeated names such as `set-cookie` allowed) and body. Adapters copy it verbatim.
+/// A complete HTTP answer decided by the core: status, headers (in order, repeated names such
+/// as `set-cookie` allowed) and body. Adapters copy it verbatim.
+///
+/// Header names are typed ([`HeaderName`]), so a reply can never hold a name a framework would
+/// refuse, and the status is always a valid HTTP status code: building a reply never panics.
+///
+/// ```
+/// use authentiq_core::adapter::Reply;
+/// use http::header::LOCATION;
+///
+/// let reply = Reply::redirect(303, "/").header(http::header::CACHE_CONTROL, "no-store");
+/// assert_eq!(reply.status(), 303);
+/// assert_eq!(reply.header_value(LOCATION), Some("/"));
+/// assert_eq!(Reply::new(42).status(), 500); // not a status code: the one fallback
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
-    /// Status code.
-    pub status: u16,
-    /// Headers, lowercase names, in order; `set-cookie` may repeat.
-    pub headers: Vec<(&'static str, String)>,
-    /// The body bytes; its type is in the `content-type` header.
-    pub body: Vec<u8>,
+    status: u16,
+    headers: Vec<(HeaderName, String)>,
+    body: Vec<u8>,
 }
 
 impl std::fmt::Debug for Reply {
@@ -152,8 +154,8 @@ impl std::fmt::Debug for Reply {
             .iter()
             .map(|(n, v)| {
                 (
-                    *n,
-                    if *n == "set-cookie" {
+                    n.as_str(),
+                    if *n == SET_COOKIE {
                         "<elided>"
                     } else {
                         v.as_str()
@@ -170,8 +172,16 @@ impl std::fmt::Debug for Reply {
 }
 
 impl Reply {
-    /// An empty reply with `status`.
+    /// An empty reply with `status`. A number that is not an HTTP status code (outside
+    /// 100–999) becomes 500, with a log line: the only status fallback, so that adapters never
+    /// need one.
     pub fn new(status: u16) -> Self {
+        let status = if http::StatusCode::from_u16(status).is_ok() {
+            status
+        } else {
+            tracing::error!(status, "not an HTTP status code; answering 500");
+            500
+        };
         Self {
             status,
             headers: Vec::new(),
@@ -180,22 +190,22 @@ impl Reply {
     }
     /// A redirect (`status` 302 or 303) to `location`.
     pub fn redirect(status: u16, location: impl Into<String>) -> Self {
-        Self::new(status).header("location", location)
+        Self::new(status).header(LOCATION, location)
     }
     /// A JSON reply.
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Self::new(status)
-            .header("content-type", "application/json")
+            .header(CONTENT_TYPE, "application/json")
             .with_body(value.to_string().into_bytes())
     }
     /// An HTML reply.
     pub fn html(status: u16, html: impl Into<String>) -> Self {
         Self::new(status)
-            .header("content-type", "text/html; charset=utf-8")
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .with_body(html.into().into_bytes())
     }
     /// Adds a header.
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -204,31 +214,61 @@ impl Reply {
         self.body = body;
         self
     }
+    /// The status code (always a valid one).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// The headers, in order; names are lower-case.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &str)> {
+        self.headers.iter().map(|(n, v)| (n, v.as_str()))
+    }
+    /// The body bytes; their type is in the `content-type` header.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
     /// The first value of header `name`.
-    pub fn header_value(&self, name: &str) -> Option<&str> {
+    pub fn header_value(&self, name: HeaderName) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
     /// Every `Set-Cookie` value.
     pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
         self.headers
             .iter()
-            .filter(|(n, _)| *n == "set-cookie")
+            .filter(|(n, _)| *n == SET_COOKIE)
             .map(|(_, v)| v.as_str())
     }
-    /// Converts into an `http` 1.x response, for adapters on `http` 1.x.
+    /// Takes the reply apart: status, headers, body (for adapters on other `http` majors).
+    pub fn into_parts(self) -> (u16, Vec<(HeaderName, String)>, Vec<u8>) {
+        (self.status, self.headers, self.body)
+    }
+    /// Removes every header named `name`.
+    pub(crate) fn without(mut self, name: &HeaderName) -> Self {
+        self.headers.retain(|(n, _)| n != name);
+        self
+    }
+    /// Replaces the status.
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.status = Self::new(status).status;
+        self
+    }
+    /// Converts into an `http` 1.x response, for adapters on `http` 1.x. A header value that
+    /// is not valid in HTTP (a control character) is dropped with a log line.
     pub fn into_http(self) -> http::Response<Vec<u8>> {
         let mut res = http::Response::new(self.body);
-        *res.status_mut() =
-            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::BAD_REQUEST);
+        *res.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let headers = res.headers_mut();
         for (name, value) in self.headers {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                headers.append(http::HeaderName::from_static(name), v);
-            } else {
-                tracing::warn!(header = name, "dropping a header value that is not valid");
+            match http::HeaderValue::from_str(&value) {
+                Ok(v) => {
+                    headers.append(name, v);
+                }
+                Err(_) => {
+                    tracing::warn!(header = %name, "dropping a header value that is not valid")
+                }
             }
         }
         res
@@ -275,7 +315,7 @@ impl ClientKind {
 
 /// Whether any `Accept` header lists `media` (no quality weighting: `q=0` excluded).
 pub(crate) fn accepts(head: &impl RequestHead, media: &str) -> bool {
-    head.header_values("accept").iter().any(|h| {
+    head.header_values("accept").any(|h| {
         h.split(',').any(|item| {
             let mut parts = item.split(';').map(str::trim);
             let ty = parts.next().unwrap_or("");
@@ -294,7 +334,7 @@ pub(crate) fn wants_json(head: &impl RequestHead) -> bool {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> Cow<'_, str> {
+pub(crate) fn html_escape(s: &str) -> Cow<'_, str> {
     if !s.contains(['<', '>', '&', '"', '\'']) {
         return Cow::Borrowed(s);
     }
@@ -369,19 +409,41 @@ mod tests {
             "/",
             &[("cookie", "junk; a=1; =x; b"), ("cookie", "c=\"3\"")],
         );
-        assert_eq!(r.cookie("a").as_deref(), Some("1"));
-        assert_eq!(r.cookie("c").as_deref(), Some("3"));
+        assert_eq!(r.cookie("a"), Some("1"));
+        assert_eq!(r.cookie("c"), Some("3"));
         assert_eq!(r.cookie("b"), None);
     }
 
     #[test]
     fn reply_into_http_keeps_repeated_headers() {
         let r = Reply::redirect(303, "/x")
-            .header("set-cookie", "a=1")
-            .header("set-cookie", "b=2")
+            .header(SET_COOKIE, "a=1")
+            .header(SET_COOKIE, "b=2")
             .into_http();
         assert_eq!(r.status(), 303);
         assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn a_reply_never_holds_an_invalid_status_or_header() {
+        assert_eq!(Reply::new(0).status(), 500);
+        assert_eq!(Reply::new(1000).status(), 500);
+        assert_eq!(Reply::new(404).status(), 404);
+        let res = Reply::new(200)
+            .header(LOCATION, "/ok")
+            .header(SET_COOKIE, "a=1\r\nx-injected: 1")
+            .into_http();
+        assert_eq!(res.headers().get(LOCATION).unwrap(), "/ok");
+        assert!(res.headers().get(SET_COOKIE).is_none());
+        assert!(res.headers().get("x-injected").is_none());
+    }
+
+    #[test]
+    fn header_lookups_see_every_value_in_order() {
+        let r = req("GET", "/", &[("accept", "a"), ("Accept", "b")]);
+        assert_eq!(r.header_values("accept").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(r.header("accept"), Some("a"));
+        assert_eq!(r.header("x-missing"), None);
     }
 
     #[test]

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::config::{ClientAuthMethod, Config, secure_url};
 use crate::error::{AuthError, ConfigError, TokenError};
-use crate::jose::{Algorithm, Jws, KeySet};
+use crate::token::keys::KeySet;
+use crate::token::{Algorithm, Jws};
 
 /// The most the SDK reads of any provider response.
 const MAX_RESPONSE: usize = 256 * 1024;
@@ -46,56 +47,31 @@ struct Discovery {
     check_session_iframe: Option<String>,
 }
 
-/// The token endpoint's answer.
+/// What the SDK reads of the token endpoint's answer; other members (`expires_in`,
+/// `refresh_token`, ...) are ignored: sessions have their own lifetimes, and the SDK never
+/// depends on refresh working.
 #[derive(Clone, Deserialize)]
-pub struct TokenResponse {
-    /// The access token.
-    pub access_token: String,
-    /// The token type; `Bearer`.
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
     #[serde(default)]
-    pub token_type: Option<String>,
-    /// The ID Token.
+    pub(crate) token_type: Option<String>,
     #[serde(default)]
-    pub id_token: Option<String>,
-    /// Lifetime of the access token in seconds.
-    #[serde(default)]
-    pub expires_in: Option<Value>,
-    /// Authentiq's non-standard absolute expiry (epoch seconds).
-    #[serde(default)]
-    pub expires_at: Option<Value>,
+    pub(crate) id_token: Option<String>,
     /// OIDC session management state.
     #[serde(default)]
-    pub session_state: Option<String>,
+    pub(crate) session_state: Option<String>,
     /// Granted scopes, when reported.
     #[serde(default)]
-    pub scope: Option<String>,
-    /// A refresh token, when issued. The SDK never depends on refresh working.
-    #[serde(default)]
-    pub refresh_token: Option<String>,
+    pub(crate) scope: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
+    /// Tokens stay out of logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenResponse")
             .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)
             .finish_non_exhaustive()
-    }
-}
-
-impl TokenResponse {
-    /// When the access token expires, in epoch seconds: `expires_at`, else now + `expires_in`.
-    pub fn expires_at(&self, now: u64) -> Option<u64> {
-        let num = |v: &Option<Value>| match v {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
-        };
-        num(&self.expires_at).or_else(|| num(&self.expires_in).map(|s| now.saturating_add(s)))
     }
 }
 

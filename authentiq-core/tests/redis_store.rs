@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use authentiq_core::{Authentiq, Credentials, RedisStore, Revocation, SessionData, SessionStore};
+use authentiq_core::adapter::{self, SessionCache};
+use authentiq_core::{Authentiq, RedisStore, Revocation, SessionData, SessionStore};
 use authentiq_dev::redis::RedisServer;
 use authentiq_dev::{ClientRegistration, DevProvider};
 use redis::AsyncCommands;
@@ -145,10 +146,12 @@ async fn two_app_instances_share_sessions_and_logouts() {
     let b = instance(&provider, &client, &server.url(), 4).await;
 
     // Sign in through instance A.
-    let login = a
-        .handle(&head("GET", "/auth/login?return_to=/me", None), b"")
-        .await
-        .unwrap();
+    let login = adapter::respond(
+        &a,
+        &head("GET", "/auth/login?return_to=/me", None),
+        Some(b""),
+    )
+    .await;
     let flow = login
         .set_cookies()
         .next()
@@ -159,16 +162,13 @@ async fn two_app_instances_share_sessions_and_logouts() {
         .to_owned();
     let callback = provider
         .approve(
-            login.header_value("location").unwrap(),
+            login.header_value(http::header::LOCATION).unwrap(),
             &authentiq_dev::Approval::default(),
         )
         .unwrap();
     let path = callback.strip_prefix("http://127.0.0.1:8000").unwrap();
-    let done = a
-        .handle(&head("GET", path, Some(&flow)), b"")
-        .await
-        .unwrap();
-    assert_eq!(done.status, 303);
+    let done = adapter::respond(&a, &head("GET", path, Some(&flow)), Some(b"")).await;
+    assert_eq!(done.status(), 303);
     let session = done
         .set_cookies()
         .find(|c| c.starts_with("authentiq_session=") && !c.contains("Max-Age=0"))
@@ -182,8 +182,7 @@ async fn two_app_instances_share_sessions_and_logouts() {
 
     // Instance B sees the session.
     let me = head("GET", "/me", Some(&session));
-    let id = b
-        .authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+    let id = adapter::require::<authentiq_core::Claims>(&b, &me, &SessionCache::new())
         .await
         .unwrap();
     assert_eq!(id.claims.email.as_deref(), Some("alice@example.com"));
@@ -194,12 +193,11 @@ async fn two_app_instances_share_sessions_and_logouts() {
     logout
         .headers
         .insert("origin", "http://127.0.0.1:8000".parse().unwrap());
-    assert_eq!(a.handle(&logout, b"").await.unwrap().status, 303);
-    let err = b
-        .authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+    assert_eq!(adapter::respond(&a, &logout, Some(b"")).await.status(), 303);
+    let err = adapter::require::<authentiq_core::Claims>(&b, &me, &SessionCache::new())
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "session_invalid");
+    assert_eq!(err.error.code(), "session_invalid");
 
     // Back-channel logout by sid on B ends a fresh session made on A.
     let mut fresh = data("fresh", &id.subject, Some(&sid), now());
@@ -209,7 +207,7 @@ async fn two_app_instances_share_sessions_and_logouts() {
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let me = head("GET", "/me", Some(&cookie));
     assert!(
-        a.authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+        adapter::require::<authentiq_core::Claims>(&a, &me, &SessionCache::new())
             .await
             .is_ok()
     );
@@ -224,18 +222,15 @@ async fn two_app_instances_share_sessions_and_logouts() {
         "content-type",
         "application/x-www-form-urlencoded".parse().unwrap(),
     );
-    let reply = b
-        .handle(&bcl, format!("logout_token={token}").as_bytes())
-        .await
-        .unwrap();
+    let reply = adapter::respond(&b, &bcl, Some(format!("logout_token={token}").as_bytes())).await;
     assert_eq!(
-        reply.status,
+        reply.status(),
         200,
         "{}",
-        String::from_utf8_lossy(&reply.body)
+        String::from_utf8_lossy(reply.body())
     );
     assert!(
-        a.authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+        adapter::require::<authentiq_core::Claims>(&a, &me, &SessionCache::new())
             .await
             .is_err()
     );
@@ -253,17 +248,16 @@ async fn a_store_outage_is_503_not_a_panic() {
     let cookie = auth.session_cookie(&d).await.unwrap();
     let me = head("GET", "/me", Some(cookie.split(';').next().unwrap()));
     assert!(
-        auth.authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+        adapter::require::<authentiq_core::Claims>(&auth, &me, &SessionCache::new())
             .await
             .is_ok()
     );
     server.stop();
-    let err = auth
-        .authenticate::<authentiq_core::Claims>(&me, None, Credentials::Any)
+    let err = adapter::require::<authentiq_core::Claims>(&auth, &me, &SessionCache::new())
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "session_store_unavailable");
-    assert_eq!(auth.reject(&me, &err).status, 503);
+    assert_eq!(err.error.code(), "session_store_unavailable");
+    assert_eq!(err.reply.status(), 503);
 }
 
 #[tokio::test]

@@ -5,9 +5,8 @@ use std::io::Cursor;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
-use authentiq_core::{
-    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, RequestHead, SessionCache,
-};
+use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity};
 use rocket::catcher::{self, Catcher};
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -55,8 +54,8 @@ impl RequestHead for Head<'_, '_> {
     fn query(&self) -> Option<&str> {
         self.req.uri().query().map(|q| q.as_str())
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
-        self.req.headers().get(name).collect()
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
+        self.req.headers().get(name)
     }
 }
 
@@ -71,12 +70,13 @@ fn refusal<'a>(req: &'a Request<'_>) -> &'a OnceLock<(u16, Reply)> {
 /// Converts a core [`Reply`] into a rocket response: status, every header (repeated
 /// `set-cookie` included) and body, unchanged.
 pub fn into_response(reply: Reply) -> Response<'static> {
+    let (status, headers, body) = reply.into_parts();
     let mut res = Response::build();
-    res.status(Status::new(reply.status));
-    for (name, value) in reply.headers {
-        res.raw_header_adjoin(name, value);
+    res.status(Status::new(status));
+    for (name, value) in headers {
+        res.raw_header_adjoin(name.as_str().to_owned(), value);
     }
-    res.sized_body(reply.body.len(), Cursor::new(reply.body));
+    res.sized_body(body.len(), Cursor::new(body));
     res.finalize()
 }
 
@@ -182,7 +182,6 @@ fn render_refusal<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFutur
 /// # Panics
 /// When a configured path is not a valid rocket route path.
 pub fn routes(auth: &Authentiq) -> Vec<Route> {
-    let r = &auth.config().routes;
     let handler = AuthRoutes(auth.clone());
     let methods = [
         Method::Get,
@@ -193,15 +192,8 @@ pub fn routes(auth: &Authentiq) -> Vec<Route> {
         Method::Delete,
         Method::Options,
     ];
-    let paths = [
-        &r.login,
-        &r.callback,
-        &r.logout,
-        &r.forget,
-        &r.backchannel_logout,
-    ];
     let mut routes = Vec::new();
-    for path in paths {
+    for (path, _) in adapter::auth_routes(auth) {
         for method in methods {
             let mut route = Route::new(method, path, handler.clone());
             route.name = Some(NAME.into());
@@ -221,7 +213,7 @@ impl Handler for AuthRoutes {
             Ok(body) if body.is_complete() => Some(body.into_inner()),
             _ => None,
         };
-        let reply = self.0.respond(&Head::new(req), body.as_deref()).await;
+        let reply = adapter::respond(&self.0, &Head::new(req), body.as_deref()).await;
         route::Outcome::Success(into_response(reply))
     }
 }
@@ -247,7 +239,7 @@ impl std::fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthRejection")
             .field("error", &self.0.error)
-            .field("status", &self.0.reply.status)
+            .field("status", &self.0.reply.status())
             .finish()
     }
 }
@@ -305,7 +297,12 @@ impl<'r, C: DeserializeOwned + Send> FromRequest<'r> for Authenticated<C> {
             return outcome(req, Err(Rejection::not_configured()));
         };
         let head = Head::new(req);
-        outcome(req, ctx.auth.require(&head, &ctx.session).await.map(Self))
+        outcome(
+            req,
+            adapter::require(&ctx.auth, &head, &ctx.session)
+                .await
+                .map(Self),
+        )
     }
 }
 
@@ -323,7 +320,12 @@ impl<'r, C: DeserializeOwned + Send> FromRequest<'r> for MaybeAuthenticated<C> {
             return outcome(req, Err(Rejection::not_configured()));
         };
         let head = Head::new(req);
-        outcome(req, ctx.auth.optional(&head, &ctx.session).await.map(Self))
+        outcome(
+            req,
+            adapter::optional(&ctx.auth, &head, &ctx.session)
+                .await
+                .map(Self),
+        )
     }
 }
 
@@ -347,6 +349,6 @@ impl<'r, C: DeserializeOwned + Send> FromRequest<'r> for Bearer<C> {
             return outcome(req, Err(Rejection::not_configured()));
         };
         let head = Head::new(req);
-        outcome(req, ctx.auth.bearer(&head).await.map(Self))
+        outcome(req, adapter::bearer(&ctx.auth, &head).await.map(Self))
     }
 }

@@ -1,7 +1,8 @@
 //! What the shared suite does not see: rocket-specific glue.
 
 use authentiq_conformance::Harness;
-use authentiq_core::{Reply, SessionData};
+use authentiq_core::SessionData;
+use authentiq_core::adapter::Reply;
 use authentiq_rocket::{AuthFairing, Authenticated, MaybeAuthenticated, catchers, routes};
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
@@ -35,8 +36,8 @@ fn set_cookies<'a>(res: &'a rocket::local::asynchronous::LocalResponse<'_>) -> V
 fn repeated_headers_survive() {
     let res = authentiq_rocket::into_response(
         Reply::json(201, &serde_json::json!({"ok": true}))
-            .header("set-cookie", "a=1")
-            .header("set-cookie", "b=2"),
+            .header(authentiq_core::adapter::header::SET_COOKIE, "a=1")
+            .header(authentiq_core::adapter::header::SET_COOKIE, "b=2"),
     );
     assert_eq!(res.status(), Status::Created);
     let cookies: Vec<_> = res.headers().get("set-cookie").collect();

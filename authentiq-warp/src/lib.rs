@@ -6,9 +6,8 @@ use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use authentiq_core::{
-    AuthError, Authentiq, Claims, Identity, MAX_BODY, Rejection, Reply, RequestHead, SessionCache,
-};
+use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity};
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
@@ -37,12 +36,11 @@ impl RequestHead for Head {
     fn query(&self) -> Option<&str> {
         self.query.as_deref()
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a str> {
         self.headers
             .get_all(name)
-            .iter()
+            .into_iter()
             .filter_map(|v| v.to_str().ok())
-            .collect()
     }
 }
 
@@ -82,7 +80,9 @@ struct Shared {
 
 impl Shared {
     fn key(&self, head: &Head) -> Key {
-        let cookie = head.cookie(self.auth.session_cookie_name());
+        let cookie = head
+            .cookie(self.auth.session_cookie_name())
+            .map(str::to_owned);
         (
             head.method.clone(),
             head.path_and_query().into_owned(),
@@ -153,7 +153,7 @@ impl Context {
     /// cookie itself.
     fn refuse(&self, mut r: Rejection) -> warp::Rejection {
         if let Some(cookie) = self.session.set_cookie() {
-            r.reply = r.reply.header("set-cookie", cookie);
+            r.reply = r.reply.header(SET_COOKIE, cookie);
         }
         warp::reject::custom(AuthRejection(r))
     }
@@ -250,7 +250,7 @@ impl AuthFilter {
         &self,
     ) -> impl Filter<Extract = (Authenticated<C>,), Error = warp::Rejection> + Clone + use<C> {
         self.context().and_then(|cx: Context| async move {
-            let id = cx.auth.require(&cx.head, &cx.session).await;
+            let id = adapter::require(&cx.auth, &cx.head, &cx.session).await;
             id.map(Authenticated).map_err(|r| cx.refuse(r))
         })
     }
@@ -262,7 +262,7 @@ impl AuthFilter {
     ) -> impl Filter<Extract = (MaybeAuthenticated<C>,), Error = warp::Rejection> + Clone + use<C>
     {
         self.context().and_then(|cx: Context| async move {
-            let id = cx.auth.optional(&cx.head, &cx.session).await;
+            let id = adapter::optional(&cx.auth, &cx.head, &cx.session).await;
             id.map(MaybeAuthenticated).map_err(|r| cx.refuse(r))
         })
     }
@@ -273,7 +273,7 @@ impl AuthFilter {
         &self,
     ) -> impl Filter<Extract = (Bearer<C>,), Error = warp::Rejection> + Clone + use<C> {
         self.context().and_then(|cx: Context| async move {
-            let id = cx.auth.bearer(&cx.head).await;
+            let id = adapter::bearer(&cx.auth, &cx.head).await;
             id.map(Bearer).map_err(|r| cx.refuse(r))
         })
     }
@@ -287,7 +287,7 @@ pub fn routes(auth: &Authentiq) -> BoxedFilter<(Response,)> {
     let auth = auth.clone();
     head()
         .and_then(move |head: Head| {
-            let found = matcher.is_auth_route(head.path());
+            let found = adapter::is_auth_route(&matcher, head.path());
             async move {
                 match found {
                     true => Ok(head),
@@ -306,7 +306,7 @@ async fn handle<B: Buf>(
     body: impl Stream<Item = Result<B, warp::Error>>,
 ) -> Response {
     let body = read_body(body).await;
-    into_response(auth.respond(&head, body.as_deref()).await)
+    into_response(adapter::respond(&auth, &head, body.as_deref()).await)
 }
 
 /// The body, or `None` when it is over [`MAX_BODY`] or cannot be read.

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use authentiq_conformance::Harness;
-use authentiq_core::{
-    BoxFuture, MemoryStore, Reply, Revocation, SessionData, SessionStore, StoreError,
-};
+use authentiq_core::adapter::Reply;
+use authentiq_core::{MemoryStore, Revocation, SessionData, SessionStore, StoreError};
 use authentiq_warp::{
     AuthFilter, Authenticated, MaybeAuthenticated, into_response, recover, routes,
 };
@@ -22,6 +21,7 @@ struct Counting {
     loads: AtomicUsize,
 }
 
+#[authentiq_core::async_trait]
 impl SessionStore for Counting {
     fn name(&self) -> &'static str {
         "counting"
@@ -29,18 +29,18 @@ impl SessionStore for Counting {
     fn holds_data(&self) -> bool {
         true
     }
-    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionData>, StoreError>> {
+    async fn load(&self, id: &str) -> Result<Option<SessionData>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(id)
+        self.inner.load(id).await
     }
-    fn save<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.save(data)
+    async fn save(&self, data: &SessionData) -> Result<(), StoreError> {
+        self.inner.save(data).await
     }
-    fn revoke<'a>(&'a self, what: Revocation) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.revoke(what)
+    async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
+        self.inner.revoke(what).await
     }
-    fn is_revoked<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.inner.is_revoked(data)
+    async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError> {
+        self.inner.is_revoked(data).await
     }
 }
 
@@ -185,8 +185,8 @@ async fn oversized_body_gets_the_cores_413_and_other_paths_keep_their_body() {
 #[tokio::test]
 async fn reply_conversion_keeps_every_header() {
     let reply = Reply::redirect(303, "/x")
-        .header("set-cookie", "a=1")
-        .header("set-cookie", "b=2")
+        .header(http::header::SET_COOKIE, "a=1")
+        .header(http::header::SET_COOKIE, "b=2")
         .with_body(b"body".to_vec());
     let res = into_response(reply);
     assert_eq!(res.status().as_u16(), 303);

@@ -21,7 +21,9 @@ async fn sign_in_me_sign_out() {
 async fn sign_in_me_sign_out_with_sessions_in_redis() {
     let redis = authentiq_dev::redis::RedisServer::start().expect("redis-server on loopback");
     let settings = Settings {
-        store: Some(redis.url()),
+        store: Some(authentiq_example_common::SessionStoreSetting::Redis(
+            redis.url(),
+        )),
         ..loopback()
     };
     let app = authentiq_example_axum::spawn(settings)

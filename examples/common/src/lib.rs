@@ -9,12 +9,11 @@ pub mod browser;
 #[cfg(feature = "smoke")]
 pub mod smoke;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use authentiq_core::{
-    Authentiq, Claims, ConfigBuilder, ConfigError, Identity, MemoryStore, RedisStore, html_escape,
-};
+pub use authentiq_core::SessionStoreSetting;
+use authentiq_core::{Authentiq, Claims, ConfigBuilder, ConfigError, Identity};
 use authentiq_dev::ClientRegistration;
 pub use authentiq_dev::DevProvider;
 
@@ -46,8 +45,8 @@ pub struct Settings {
     pub addr: Option<SocketAddr>,
     /// `APP_PUBLIC_URL`, default `http://<APP_ADDR>`.
     pub public_url: Option<String>,
-    /// `APP_SESSION_STORE`: `cookie` (default), `memory`, or a `redis://` URL.
-    pub store: Option<String>,
+    /// A session store that overrides `APP_SESSION_STORE` (which the SDK reads itself).
+    pub store: Option<SessionStoreSetting>,
 }
 
 impl Settings {
@@ -65,7 +64,7 @@ impl Settings {
             issuer: var("AUTHENTIQ_ISSUER"),
             addr,
             public_url: var("APP_PUBLIC_URL"),
-            store: var("APP_SESSION_STORE"),
+            store: None,
         })
     }
 
@@ -136,45 +135,20 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
                 ..Default::default()
             });
             tracing::info!(issuer = %provider.issuer(), "started the embedded development provider");
-            // The example's client is registered with the embedded provider, so only the
-            // remaining contract variables are read from the environment.
-            let mut b = Authentiq::builder(provider.issuer(), client.client_id)
+            // The example's client is registered with the embedded provider; the other
+            // contract variables are read by the SDK's own reader, and the registered secret
+            // wins over any in the environment.
+            let b = Authentiq::builder(provider.issuer(), client.client_id)
+                .with_env()?
                 .client_secret(client.client_secret);
-            if let Ok(s) = std::env::var("AUTHENTIQ_SCOPE") {
-                b = b.scope(&s);
-            }
-            if let Ok(k) = std::env::var("APP_SESSION_KEY") {
-                let key = authentiq_core::decode_session_key(&k).map_err(|reason| {
-                    StartError::Invalid {
-                        name: "APP_SESSION_KEY",
-                        reason,
-                    }
-                })?;
-                b = b.session_key(key);
-            }
             (b, Some(provider))
         }
     };
-    let builder = builder.public_url(&public_url);
-    let builder = match settings.store.as_deref() {
-        None | Some("cookie") => builder,
-        Some("memory") => builder.session_store(Arc::new(MemoryStore::default())),
-        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-            let store = RedisStore::connect(url)
-                .await
-                .map_err(|e| StartError::Invalid {
-                    name: "APP_SESSION_STORE",
-                    reason: e.to_string(),
-                })?;
-            builder.session_store(Arc::new(store))
-        }
-        Some(other) => {
-            return Err(StartError::Invalid {
-                name: "APP_SESSION_STORE",
-                reason: format!("`{other}` is not `cookie`, `memory` or a redis:// URL"),
-            });
-        }
-    };
+    // The listener's real address wins (port 0 works).
+    let mut builder = builder.public_url(&public_url);
+    if let Some(store) = &settings.store {
+        builder = builder.session_store_setting(store.clone());
+    }
     let auth = builder.build().await?;
     Ok(Example {
         auth,
@@ -219,4 +193,23 @@ pub fn home_page(framework: &str, user: Option<&Identity<Claims>>) -> String {
          </head><body><h1>authentiq-rs example</h1><p class=\"framework\">Served by {}.</p>{body}</body></html>",
         html_escape(framework)
     )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> Cow<'_, str> {
+    if !s.contains(['<', '>', '&', '"', '\'']) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::{Revocation, SessionData, SessionStore, StoreError};
 use crate::error::ConfigError;
-use crate::session::{BoxFuture, Revocation, SessionData, SessionStore, StoreError};
 
 /// A [`SessionStore`] in Redis. The session cookie carries only a random session id; the
 /// session lives under `<prefix>s:<id>` with a TTL of its absolute expiry, and two sets index
@@ -110,6 +110,7 @@ impl RedisStore {
     }
 }
 
+#[async_trait::async_trait]
 impl SessionStore for RedisStore {
     fn name(&self) -> &'static str {
         "redis"
@@ -119,67 +120,59 @@ impl SessionStore for RedisStore {
         true
     }
 
-    fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionData>, StoreError>> {
-        Box::pin(async move {
-            let mut conn = self.conn.clone();
-            let json: Option<String> = conn.get(self.key("s", id)).await.map_err(store_error)?;
-            Ok(json.and_then(|j| match serde_json::from_str(&j) {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    tracing::warn!("ignoring a session in Redis that does not parse");
-                    None
-                }
-            }))
-        })
+    async fn load(&self, id: &str) -> Result<Option<SessionData>, StoreError> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> = conn.get(self.key("s", id)).await.map_err(store_error)?;
+        Ok(json.and_then(|j| match serde_json::from_str(&j) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                tracing::warn!("ignoring a session in Redis that does not parse");
+                None
+            }
+        }))
     }
 
-    fn save<'a>(&'a self, data: &'a SessionData) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let ttl = data.exp.saturating_sub(crate::jose::now()).max(1);
-            let json = serde_json::to_string(data).map_err(|e| StoreError(e.to_string()))?;
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .set_ex(self.key("s", &data.id), json, ttl)
-                .ignore();
-            let sub = self.key("sub", &data.sub);
-            pipe.sadd(&sub, &data.id)
+    async fn save(&self, data: &SessionData) -> Result<(), StoreError> {
+        let ttl = data.exp.saturating_sub(crate::clock::now()).max(1);
+        let json = serde_json::to_string(data).map_err(|e| StoreError(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .set_ex(self.key("s", &data.id), json, ttl)
+            .ignore();
+        let sub = self.key("sub", &data.sub);
+        pipe.sadd(&sub, &data.id)
+            .ignore()
+            .expire(&sub, ttl as i64)
+            .ignore();
+        if let Some(sid) = &data.sid {
+            let sid = self.key("sid", sid);
+            pipe.sadd(&sid, &data.id)
                 .ignore()
-                .expire(&sub, ttl as i64)
+                .expire(&sid, ttl as i64)
                 .ignore();
-            if let Some(sid) = &data.sid {
-                let sid = self.key("sid", sid);
-                pipe.sadd(&sid, &data.id)
-                    .ignore()
-                    .expire(&sid, ttl as i64)
-                    .ignore();
-            }
-            let mut conn = self.conn.clone();
-            pipe.query_async::<()>(&mut conn).await.map_err(store_error)
-        })
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(store_error)
     }
 
-    fn revoke<'a>(&'a self, what: Revocation) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            match what {
-                Revocation::Session { id, .. } => {
-                    let mut conn = self.conn.clone();
-                    conn.del::<_, ()>(self.key("s", &id))
-                        .await
-                        .map_err(store_error)
-                }
-                Revocation::Sid { sid, .. } => {
-                    self.revoke_indexed(self.key("sid", &sid), None).await
-                }
-                Revocation::Sub { sub, before, .. } => {
-                    self.revoke_indexed(self.key("sub", &sub), Some(before))
-                        .await
-                }
+    async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
+        match what {
+            Revocation::Session { id, .. } => {
+                let mut conn = self.conn.clone();
+                conn.del::<_, ()>(self.key("s", &id))
+                    .await
+                    .map_err(store_error)
             }
-        })
+            Revocation::Sid { sid, .. } => self.revoke_indexed(self.key("sid", &sid), None).await,
+            Revocation::Sub { sub, before, .. } => {
+                self.revoke_indexed(self.key("sub", &sub), Some(before))
+                    .await
+            }
+        }
     }
 
-    fn is_revoked<'a>(&'a self, _data: &'a SessionData) -> BoxFuture<'a, Result<bool, StoreError>> {
+    async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> {
         // Revoked sessions are deleted, so a session that loads is live.
-        Box::pin(async { Ok(false) })
+        Ok(false)
     }
 }

@@ -1,0 +1,373 @@
+//! The authorization-code flow: a sign-in starts with state, nonce and PKCE kept in an
+//! encrypted flow cookie, and completes at the callback (query, form or AuthentiqJS JSON):
+//! state, code exchange, ID Token rules, granted scopes, a fresh session.
+
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Authentiq;
+use crate::adapter::RequestHead;
+use crate::clock;
+use crate::crypto::{b64url, ct_eq, random_token, sha256};
+use crate::error::AuthError;
+use crate::guard::identity_claims;
+use crate::http::Reply;
+use crate::routes::{MAX_BODY, log_failure, safe_return_to};
+use crate::session::SessionData;
+use crate::token::Channel;
+
+/// How long a sign-in may take between the redirect to the provider and the callback.
+const FLOW_LIFETIME: u64 = 600;
+
+/// What the flow cookie remembers between login and callback.
+#[derive(Serialize, Deserialize)]
+struct Flow {
+    #[serde(rename = "s")]
+    state: String,
+    #[serde(rename = "n")]
+    nonce: String,
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    verifier: Option<String>,
+    #[serde(rename = "r")]
+    return_to: String,
+    #[serde(rename = "t")]
+    created: u64,
+}
+
+/// The parameters a callback can carry, from the query, a form or JSON.
+#[derive(Default, Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    id_token: Option<String>,
+    access_token: Option<String>,
+    session_state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+enum Answer {
+    /// 303 to `return_to` (browser redirects and form posts).
+    Redirect,
+    /// 200 with the claims as JSON (AuthentiqJS JSON posts).
+    Json,
+}
+
+impl Authentiq {
+    /// The authorization URL and the flow cookie for a new sign-in that returns to
+    /// `return_to` (sanitised with [`safe_return_to`]).
+    pub fn start_login(&self, return_to: Option<&str>, extra: &[(&str, &str)]) -> (String, String) {
+        let cfg = &self.inner.cfg;
+        let state = random_token(32);
+        let nonce = random_token(32);
+        let verifier = cfg.pkce.then(|| random_token(32));
+        let mut url = self.inner.provider.authorize_url.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            let redirect_uri = cfg.redirect_uri();
+            let scope = cfg.scopes.to_string();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &cfg.client_id)
+                .append_pair("redirect_uri", &redirect_uri)
+                .append_pair("scope", &scope)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce);
+            if let Some(v) = &verifier {
+                q.append_pair("code_challenge", &b64url(sha256(v.as_bytes()).as_ref()))
+                    .append_pair("code_challenge_method", "S256");
+            }
+            let max_age = cfg.max_age.map(|m| m.to_string());
+            for (k, v) in [
+                ("prompt", &cfg.prompt),
+                ("display", &cfg.display),
+                ("max_age", &max_age),
+                ("ui_locales", &cfg.ui_locales),
+                ("display_errors", &cfg.display_errors),
+            ] {
+                if let Some(v) = v {
+                    q.append_pair(k, v);
+                }
+            }
+            for (k, v) in &cfg.extra_params {
+                q.append_pair(k, v);
+            }
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+        }
+        let flow = Flow {
+            state: state.clone(),
+            nonce,
+            verifier,
+            return_to: safe_return_to(return_to),
+            created: clock::now(),
+        };
+        let name = self.flow_cookie_name(&state);
+        let sealed = self
+            .inner
+            .flow_cipher
+            .seal(&name, &serde_json::to_vec(&flow).unwrap_or_default());
+        (url.into(), self.cookie(&name, &sealed, FLOW_LIFETIME))
+    }
+
+    /// One flow cookie per sign-in in progress, named after its state, so that sign-ins
+    /// started in two tabs do not overwrite each other.
+    fn flow_cookie_name(&self, state: &str) -> String {
+        let key: String = state.chars().take(12).collect();
+        format!("{}{key}", self.inner.names.flow_prefix)
+    }
+
+    pub(crate) async fn callback_get(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
+        let query = head.query().unwrap_or("");
+        let params: CallbackParams = serde_urlencoded_like(query)?;
+        self.complete(head, params, Answer::Redirect).await
+    }
+
+    pub(crate) async fn callback_post(
+        &self,
+        head: &impl RequestHead,
+        body: &[u8],
+    ) -> Result<Reply, AuthError> {
+        if body.len() > MAX_BODY {
+            return Err(AuthError::PayloadTooLarge);
+        }
+        let ct = head
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ct.starts_with("application/json") {
+            let params: CallbackParams = serde_json::from_slice(body).map_err(|_| {
+                AuthError::InvalidRequest("the JSON body is not a callback object".into())
+            })?;
+            match self.complete(head, params, Answer::Json).await {
+                Ok(r) => Ok(r),
+                // A JSON client always gets JSON, with the flow cookie cleared.
+                Err(e) => Err(e),
+            }
+        } else if ct.starts_with("application/x-www-form-urlencoded") {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| AuthError::InvalidRequest("the form body is not UTF-8".into()))?;
+            let params = serde_urlencoded_like(text)?;
+            self.complete(head, params, Answer::Redirect).await
+        } else {
+            Err(AuthError::InvalidRequest(
+                "the callback body must be application/x-www-form-urlencoded or application/json"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Finishes a sign-in: state, code exchange, ID Token, scopes, session.
+    async fn complete(
+        &self,
+        head: &impl RequestHead,
+        p: CallbackParams,
+        answer: Answer,
+    ) -> Result<Reply, AuthError> {
+        let mut clear = Vec::new();
+        let reply = match self.complete_inner(head, p, answer, &mut clear).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                log_failure(head.path(), &e);
+                e.route_reply(head)
+            }
+        };
+        // Every answer, success or failure, ends this sign-in's flow cookie.
+        Ok(clear
+            .into_iter()
+            .fold(reply, |r, c| r.header(SET_COOKIE, c)))
+    }
+
+    async fn complete_inner(
+        &self,
+        head: &impl RequestHead,
+        p: CallbackParams,
+        answer: Answer,
+        clear: &mut Vec<String>,
+    ) -> Result<Reply, AuthError> {
+        let cfg = &self.inner.cfg;
+        let state = p.state.as_deref().filter(|s| !s.is_empty());
+        if let Some(s) = state
+            && s.len() <= 512
+        {
+            clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
+        }
+        if let Some(error) = p.error {
+            return Err(AuthError::Provider {
+                error: truncate(&error, 64),
+                description: p.error_description.map(|d| truncate(&d, 256)),
+            });
+        }
+        let state =
+            state.ok_or_else(|| AuthError::InvalidRequest("the callback has no state".into()))?;
+        let flow = self.read_flow(head, state)?;
+        let (claims, tokens) = match (p.code.as_deref(), p.id_token.as_deref()) {
+            (Some(code), browser_token) => {
+                // Hybrid: a browser-delivered ID Token must hold an asymmetric signature,
+                // the nonce, and c_hash for this code, before the code is even exchanged.
+                if let Some(t) = browser_token {
+                    self.validate_id_token(
+                        t,
+                        Channel::Browser,
+                        Some(&flow.nonce),
+                        Some(("", Some(code))),
+                        None,
+                    )
+                    .await
+                    .map_err(AuthError::InvalidIdToken)?;
+                }
+                let tr = self
+                    .inner
+                    .provider
+                    .exchange_code(cfg, code, flow.verifier.as_deref())
+                    .await?;
+                let id_token = tr.id_token.clone().ok_or_else(|| {
+                    AuthError::InvalidProviderResponse("the token response has no id_token".into())
+                })?;
+                let claims = self
+                    .validate_id_token(
+                        &id_token,
+                        Channel::TokenEndpoint,
+                        Some(&flow.nonce),
+                        Some((&tr.access_token, None)),
+                        None,
+                    )
+                    .await
+                    .map_err(AuthError::InvalidIdToken)?
+                    .claims();
+                (claims, Some((tr, id_token)))
+            }
+            (None, Some(t)) => {
+                // Implicit (AuthentiqJS forwarding an ID Token): browser channel rules.
+                let at = p.access_token.as_deref().map(|a| (a, None));
+                let claims = self
+                    .validate_id_token(t, Channel::Browser, Some(&flow.nonce), at, None)
+                    .await
+                    .map_err(AuthError::InvalidIdToken)?
+                    .claims();
+                (claims, None)
+            }
+            (None, None) => {
+                return Err(AuthError::InvalidRequest(
+                    "the callback has neither code nor id_token".into(),
+                ));
+            }
+        };
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut claims = claims;
+        if cfg.fetch_userinfo
+            && let Some((tr, _)) = &tokens
+        {
+            let info = self.inner.provider.userinfo(&tr.access_token, &sub).await?;
+            for (k, v) in info {
+                claims.entry(k).or_insert(v);
+            }
+        }
+        let reported = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| tokens.as_ref().and_then(|(tr, _)| tr.scope.clone()));
+        let grant = cfg.scopes.check_granted(reported.as_deref(), &claims);
+        if !grant.missing_required.is_empty() {
+            return Err(AuthError::RequiredScopeDeclined(grant.missing_required));
+        }
+        if !grant.declined.is_empty() {
+            tracing::info!(declined = %grant.declined.join(" "), "the user declined optional scopes");
+        }
+        claims.insert("scope".into(), Value::String(grant.granted.join(" ")));
+
+        let now = clock::now();
+        let session_state = p
+            .session_state
+            .or_else(|| tokens.as_ref().and_then(|(tr, _)| tr.session_state.clone()));
+        let id_token = tokens.map(|(_, t)| t).or(p.id_token);
+        let data = SessionData {
+            // A fresh id at every sign-in: a session id is never carried over or accepted
+            // from the client.
+            id: random_token(16),
+            sub: sub.clone(),
+            iss: self.inner.provider.meta.issuer.clone(),
+            aud: cfg.client_id.clone(),
+            sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+            iat: now,
+            exp: now + cfg.session.absolute.as_secs(),
+            seen: now,
+            claims: identity_claims(claims, cfg.session.keep_claims.as_deref()),
+            id_token: id_token.filter(|_| cfg.session.keep_id_token),
+            session_state,
+        };
+        let session_cookie = self.session_cookie(&data).await?;
+        tracing::info!(sub = %sub, "signed in");
+        let reply = match answer {
+            Answer::Redirect => Reply::redirect(303, flow.return_to.clone()),
+            Answer::Json => {
+                let mut body = data.claims.clone();
+                body.insert("iss".into(), Value::String(data.iss.clone()));
+                body.insert("sub".into(), Value::String(data.sub.clone()));
+                Reply::json(200, &Value::Object(body))
+            }
+        };
+        Ok(reply
+            .header(SET_COOKIE, session_cookie)
+            .header(CACHE_CONTROL, "no-store"))
+    }
+
+    fn read_flow(&self, head: &impl RequestHead, state: &str) -> Result<Flow, AuthError> {
+        let name = self.flow_cookie_name(state);
+        let Some(value) = head.cookie(&name) else {
+            // Another sign-in's cookie present means the state is wrong; none means the flow
+            // expired or was started in another browser.
+            return Err(
+                if !head
+                    .cookies()
+                    .any(|(n, _)| n.starts_with(&self.inner.names.flow_prefix))
+                {
+                    AuthError::FlowMissing
+                } else {
+                    AuthError::StateMismatch
+                },
+            );
+        };
+        let flow: Flow = self
+            .inner
+            .flow_cipher
+            .open(&name, value)
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or(AuthError::FlowMissing)?;
+        if clock::now() > flow.created + FLOW_LIFETIME {
+            return Err(AuthError::FlowMissing);
+        }
+        if !ct_eq(flow.state.as_bytes(), state.as_bytes()) {
+            return Err(AuthError::StateMismatch);
+        }
+        Ok(flow)
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).filter(|c| !c.is_control()).collect()
+}
+
+/// Parses `application/x-www-form-urlencoded` text into the callback parameters; a repeated
+/// parameter is an error (RFC 6749 3.1).
+fn serde_urlencoded_like(text: &str) -> Result<CallbackParams, AuthError> {
+    let mut map = Map::new();
+    for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+        if map
+            .insert(k.clone().into_owned(), Value::String(v.into_owned()))
+            .is_some()
+        {
+            return Err(AuthError::InvalidRequest(format!(
+                "parameter `{k}` is repeated"
+            )));
+        }
+    }
+    serde_json::from_value(Value::Object(map))
+        .map_err(|_| AuthError::InvalidRequest("bad callback parameters".into()))
+}

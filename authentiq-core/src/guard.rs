@@ -1,0 +1,274 @@
+//! The guards: who is asking, decided once per request from a bearer ID Token or the session
+//! cookie, and the refusal to send when nobody is.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::Authentiq;
+use crate::adapter::RequestHead;
+use crate::claims::{Claims, PROTOCOL_CLAIMS};
+use crate::error::{AuthError, TokenError};
+use crate::http::Reply;
+use crate::session::{SessionCheck, SessionState};
+use crate::token::Channel;
+
+/// How the request proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A session cookie set at sign-in.
+    Session,
+    /// An `Authorization: Bearer <ID Token>` header.
+    Bearer,
+}
+
+/// A signed-in user: their claims (as your type `C`, [`Claims`] by default) and how they
+/// authenticated.
+#[derive(Clone, Debug)]
+pub struct Identity<C = Claims> {
+    /// The claims: `iss`, `sub`, and the identity claims that were granted.
+    pub claims: C,
+    /// The subject, whatever `C` keeps.
+    pub subject: String,
+    /// Session or bearer token.
+    pub source: Source,
+    /// The session id, for session identities.
+    pub session_id: Option<String>,
+}
+
+/// Reads the session at most once per request and remembers the `Set-Cookie` the response
+/// must carry. Adapters create one per request (it is cheap: one `Arc`), put it in the
+/// request's context, and append [`SessionCache::set_cookie`] to the response.
+#[derive(Clone, Debug, Default)]
+pub struct SessionCache(Arc<tokio::sync::OnceCell<SessionCheck>>);
+
+impl SessionCache {
+    /// An empty cache for a new request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The session check, performed on first use.
+    pub async fn get(&self, auth: &Authentiq, head: &impl RequestHead) -> &SessionCheck {
+        self.0.get_or_init(|| auth.check_session(head)).await
+    }
+
+    /// The `Set-Cookie` to append to the response (a refreshed idle timer or the removal of an
+    /// unusable cookie), if the session was read and needs one.
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.0.get().and_then(|c| c.set_cookie.as_deref())
+    }
+}
+
+/// A guard's refusal: the reason, and the reply the core decided (a redirect to sign in for
+/// browser navigations, 401 JSON with `WWW-Authenticate` for API clients, or another 4xx).
+#[derive(Debug)]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// What to send.
+    pub reply: Reply,
+}
+
+impl Rejection {
+    /// The refusal for a guard used where the adapter's layer/middleware/fairing/filter was not
+    /// installed: 500 with a JSON body saying what to install. Logged.
+    pub fn not_configured() -> Self {
+        let error = AuthError::NotConfigured;
+        tracing::error!("{error}");
+        Self {
+            reply: error.api_reply(),
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl Authentiq {
+    /// The identity a session check yields, or why it yields none.
+    pub(crate) fn session_identity<C: DeserializeOwned>(
+        &self,
+        check: &SessionCheck,
+    ) -> Result<Identity<C>, AuthError> {
+        match &check.state {
+            SessionState::None => Err(AuthError::Unauthenticated),
+            SessionState::Invalid(why) => Err(AuthError::SessionInvalid(why)),
+            SessionState::Failed(e) => Err(AuthError::Store(e.clone())),
+            SessionState::Valid(d) => {
+                let mut claims = d.claims.clone();
+                claims.insert("iss".into(), Value::String(d.iss.clone()));
+                claims.insert("sub".into(), Value::String(d.sub.clone()));
+                if let Some(sid) = &d.sid {
+                    claims.insert("sid".into(), Value::String(sid.clone()));
+                }
+                let c = serde_json::from_value(Value::Object(claims)).map_err(|e| {
+                    tracing::warn!(problem = %claims_problem(&e), "session claims do not fit the requested claims type");
+                    AuthError::SessionInvalid(
+                        "the session claims do not fit this route's claims type",
+                    )
+                })?;
+                Ok(Identity {
+                    claims: c,
+                    subject: d.sub.clone(),
+                    source: Source::Session,
+                    session_id: Some(d.id.clone()),
+                })
+            }
+        }
+    }
+
+    /// The required guard (`Authenticated`): a bearer ID Token when one is sent, else the
+    /// session; otherwise the negotiated refusal.
+    pub(crate) async fn require<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+        cache: &SessionCache,
+    ) -> Result<Identity<C>, Rejection> {
+        // A request that sends a bearer token is judged by it alone: its session cookie is
+        // not read (with a server-side store that would be a needless round trip).
+        let result = match bearer_token(head) {
+            Ok(Some(token)) => self.verify_bearer(token).await,
+            Ok(None) => self.session_identity(cache.get(self, head).await),
+            Err(e) => Err(e),
+        };
+        result.map_err(|error| Rejection {
+            reply: error.guard_reply(head, &self.config().routes.login),
+            error,
+        })
+    }
+
+    /// The optional guard (`MaybeAuthenticated`): `None` for anonymous requests and unusable
+    /// session cookies; a bearer token that was sent but fails is still refused.
+    pub(crate) async fn optional<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+        cache: &SessionCache,
+    ) -> Result<Option<Identity<C>>, Rejection> {
+        match self.require(head, cache).await {
+            Ok(id) => Ok(Some(id)),
+            Err(Rejection {
+                error: AuthError::Unauthenticated | AuthError::SessionInvalid(_),
+                ..
+            }) => Ok(None),
+            Err(r) => Err(r),
+        }
+    }
+
+    /// The API guard (`Bearer`): a bearer ID Token only, never a redirect; the session cookie
+    /// is ignored.
+    pub(crate) async fn bearer<C: DeserializeOwned>(
+        &self,
+        head: &impl RequestHead,
+    ) -> Result<Identity<C>, Rejection> {
+        let result = match bearer_token(head) {
+            Ok(Some(token)) => self.verify_bearer(token).await,
+            Ok(None) => Err(AuthError::Unauthenticated),
+            Err(e) => Err(e),
+        };
+        result.map_err(|error| Rejection {
+            reply: error.api_reply(),
+            error,
+        })
+    }
+
+    /// Validates a bearer ID Token (browser channel: asymmetric signature via the JWKS, no
+    /// nonce to compare) and returns its identity.
+    pub async fn verify_bearer<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Identity<C>, AuthError> {
+        let max_age = self.inner.cfg.max_token_age.map(|d| d.as_secs());
+        let valid = self
+            .validate_id_token(token, Channel::Browser, None, None, max_age)
+            .await
+            .map_err(|e| {
+                tracing::info!(check = %e, "bearer token refused");
+                AuthError::InvalidToken(e)
+            })?;
+        let c = serde_json::from_value(Value::Object(identity_claims(valid.claims(), None)))
+            .map_err(|_| {
+                AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
+            })?;
+        Ok(Identity {
+            claims: c,
+            subject: valid.subject().to_owned(),
+            source: Source::Bearer,
+            session_id: None,
+        })
+    }
+}
+
+/// The bearer token of the request, if it sent one. Other schemes are left to the app;
+/// a `Bearer` scheme without a usable token is refused.
+fn bearer_token(head: &impl RequestHead) -> Result<Option<&str>, AuthError> {
+    let Some(h) = head.header("authorization") else {
+        return Ok(None);
+    };
+    let h = h.trim();
+    let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim();
+    if token.is_empty() || token.contains(' ') {
+        return Err(AuthError::InvalidToken(TokenError::Malformed(
+            "the Authorization header holds no single token",
+        )));
+    }
+    Ok(Some(token))
+}
+
+/// Drops protocol claims; with `keep`, only those identity claims survive.
+pub(crate) fn identity_claims(
+    mut claims: Map<String, Value>,
+    keep: Option<&[String]>,
+) -> Map<String, Value> {
+    claims.retain(|k, _| {
+        matches!(k.as_str(), "iss" | "sub" | "sid" | "scope")
+            || (!PROTOCOL_CLAIMS.contains(&k.as_str())
+                && keep.is_none_or(|list| list.iter().any(|x| x == k)))
+    });
+    claims
+}
+
+/// What a claims type rejected, without the value: serde's "invalid type" messages quote the
+/// claim (an email address, say), and claim values stay out of logs.
+fn claims_problem(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+        msg
+    } else {
+        "a claim has another type or format than the claims type expects".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_problems_never_quote_claim_values() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Typed {
+            email: u64,
+        }
+        let wrong =
+            serde_json::from_value::<Typed>(serde_json::json!({"email": "alice@example.com"}));
+        let problem = claims_problem(&wrong.expect_err("a string is not a number"));
+        assert!(!problem.contains("alice"), "{problem}");
+        let missing = serde_json::from_value::<Typed>(serde_json::json!({}));
+        assert_eq!(
+            claims_problem(&missing.expect_err("missing")),
+            "missing field `email`"
+        );
+    }
+}

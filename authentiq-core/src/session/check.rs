@@ -1,0 +1,154 @@
+//! Reading the session cookie once per request, and sealing a session into a cookie.
+
+use super::SessionData;
+use crate::Authentiq;
+use crate::adapter::RequestHead;
+use crate::clock;
+use crate::error::AuthError;
+
+/// The outcome of reading the session cookie once for a request, plus a `Set-Cookie` the
+/// response should carry (a refreshed idle timer, or the removal of an unusable cookie).
+#[derive(Clone, Debug)]
+pub struct SessionCheck {
+    pub(crate) state: SessionState,
+    /// A `Set-Cookie` value to add to the response, if any.
+    pub set_cookie: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum SessionState {
+    None,
+    Valid(Box<SessionData>),
+    Invalid(&'static str),
+    Failed(String),
+}
+
+impl SessionCheck {
+    /// The live session, if any.
+    pub fn session(&self) -> Option<&SessionData> {
+        match &self.state {
+            SessionState::Valid(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// The largest sealed session cookie written; browsers drop cookies over 4 KB.
+const MAX_SEALED: usize = 3800;
+
+impl Authentiq {
+    /// Reads and checks the session cookie. Adapters reach it through
+    /// [`SessionCache`](crate::adapter::SessionCache), which calls it at most once per request.
+    pub(crate) async fn check_session(&self, head: &impl RequestHead) -> SessionCheck {
+        let name = &self.inner.names.session;
+        let Some(value) = head.cookie(name) else {
+            return SessionCheck {
+                state: SessionState::None,
+                set_cookie: None,
+            };
+        };
+        let invalid = |why: &'static str| {
+            tracing::info!(reason = why, "ignoring the session cookie");
+            SessionCheck {
+                state: SessionState::Invalid(why),
+                set_cookie: Some(self.remove_cookie(name)),
+            }
+        };
+        let Some(plain) = self.inner.session_cipher.open(name, value) else {
+            return invalid("the session cookie is tampered with or was sealed with another key");
+        };
+        let store = &self.inner.cfg.session.store;
+        let data: SessionData = if store.holds_data() {
+            let Ok(id) = String::from_utf8(plain) else {
+                return invalid("the session cookie is malformed");
+            };
+            match store.load(&id).await {
+                Ok(Some(d)) => d,
+                Ok(None) => return invalid("the session is unknown or has ended"),
+                Err(e) => {
+                    tracing::error!(store = store.name(), "session store failed: {e}");
+                    return SessionCheck {
+                        state: SessionState::Failed(e.0),
+                        set_cookie: None,
+                    };
+                }
+            }
+        } else {
+            match serde_json::from_slice(&plain) {
+                Ok(d) => d,
+                Err(_) => return invalid("the session cookie is malformed"),
+            }
+        };
+        let now = clock::now();
+        let cfg = &self.inner.cfg;
+        if data.iss != self.inner.provider.meta.issuer || data.aud != cfg.client_id {
+            return invalid("the session belongs to another issuer or client");
+        }
+        if now >= data.exp {
+            return invalid("the session has expired");
+        }
+        let idle = cfg.session.idle.as_secs();
+        if now >= data.seen.saturating_add(idle) {
+            return invalid("the session was idle too long");
+        }
+        match store.is_revoked(&data).await {
+            Ok(false) => {}
+            Ok(true) => return invalid("the session was ended"),
+            Err(e) => {
+                tracing::error!(store = store.name(), "session store failed: {e}");
+                return SessionCheck {
+                    state: SessionState::Failed(e.0),
+                    set_cookie: None,
+                };
+            }
+        }
+        // Slide the idle timer at most every twentieth of the idle period.
+        let mut set_cookie = None;
+        let mut data = data;
+        if now.saturating_sub(data.seen) >= (idle / 20).max(1) {
+            data.seen = now;
+            match self.session_cookie(&data).await {
+                Ok(c) => set_cookie = Some(c),
+                Err(e) => tracing::warn!("could not refresh the session: {e}"),
+            }
+        }
+        SessionCheck {
+            state: SessionState::Valid(Box::new(data)),
+            set_cookie,
+        }
+    }
+
+    /// Seals `data` into a `Set-Cookie` value for the session cookie (saving it to the store
+    /// when the store holds data). Use it to sign a user in by other means, e.g. in tests.
+    pub async fn session_cookie(&self, data: &SessionData) -> Result<String, AuthError> {
+        let name = &self.inner.names.session;
+        let store = &self.inner.cfg.session.store;
+        let value = if store.holds_data() {
+            store.save(data).await.map_err(|e| AuthError::Store(e.0))?;
+            self.inner.session_cipher.seal(name, data.id.as_bytes())
+        } else {
+            let mut sealed = self.inner.session_cipher.seal(name, &to_json(data));
+            if sealed.len() > MAX_SEALED {
+                // Browsers drop cookies over 4 KB: shed the ID Token (logout then goes without
+                // id_token_hint), then the optional claims.
+                let mut lean = data.clone();
+                lean.id_token = None;
+                sealed = self.inner.session_cipher.seal(name, &to_json(&lean));
+                if sealed.len() > MAX_SEALED {
+                    lean.claims.retain(|k, _| k == "scope");
+                    sealed = self.inner.session_cipher.seal(name, &to_json(&lean));
+                }
+                tracing::warn!(
+                    "the session is too large for a cookie; dropped the ID Token or claims (configure a session store to keep them)"
+                );
+            }
+            sealed
+        };
+        let max_age = data.exp.saturating_sub(clock::now());
+        Ok(self.cookie(name, &value, max_age))
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("session data always serialises")
+}
