@@ -1,6 +1,8 @@
 //! The per-request costs, next to what a user would otherwise use, in the same run:
 //! - ID Token validation: the raw aws-lc-rs signature check (the floor), authentiq-core's full
-//!   validation (signature plus every claim rule), and jsonwebtoken 11 on the same backend.
+//!   validation (signature plus every claim rule), jsonwebtoken 11 on the same backend, and
+//!   openidconnect 4's ID Token verifier (the crate a Rust user would otherwise pick for
+//!   OpenID Connect; its signatures use the RustCrypto crates).
 //! - Session cookie: authentiq-core's `check_session`, and the `cookie` crate's private jar
 //!   (AES-GCM via RustCrypto) decrypting the same JSON.
 //!
@@ -15,6 +17,10 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Nonce};
 use serde_json::{Value, json};
 use std::hint::black_box;
 
@@ -65,6 +71,22 @@ fn bench(c: &mut Criterion) {
         "aq:location": {"latitude": 52.3676, "longitude": 4.9041, "accuracy": 20.0,
                         "address": {"locality": "Amsterdam", "country": "NL", "postal_code": "1015 BA"}},
     });
+
+    // openidconnect as a confidential client of the same provider, with its JWKS and the
+    // algorithms the core accepts.
+    let jwks: CoreJsonWebKeySet = serde_json::from_value(provider.jwks()).unwrap();
+    let oidc_verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new(client.client_id.clone()),
+        ClientSecret::new(client.client_secret.clone()),
+        IssuerUrl::new(provider.issuer()).unwrap(),
+        jwks,
+    )
+    .set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::EdDsa,
+        CoreJwsSigningAlgorithm::HmacSha256,
+    ]);
 
     for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA, Alg::HS256] {
         let token =
@@ -139,6 +161,21 @@ fn bench(c: &mut Criterion) {
         assert!(jsonwebtoken::decode::<Value>(&token, &key, &v).is_ok());
         g.bench_function("jsonwebtoken 11 decode", |b| {
             b.iter(|| jsonwebtoken::decode::<Value>(black_box(&token), &key, &v).unwrap())
+        });
+
+        // Parse and verify, as an app does with each token string it receives. No nonce was
+        // sent for these tokens, as for the core above.
+        let no_nonce = |_: Option<&Nonce>| Ok(());
+        let oidc = |token: &str| {
+            token
+                .parse::<CoreIdToken>()
+                .unwrap()
+                .into_claims(&oidc_verifier, no_nonce)
+                .unwrap()
+        };
+        oidc(&token);
+        g.bench_function("openidconnect 4 verify", |b| {
+            b.iter(|| oidc(black_box(&token)))
         });
         g.finish();
     }
