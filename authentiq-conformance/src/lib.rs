@@ -17,6 +17,7 @@
 //! | `GET /me` | `Authenticated<Claims>`: `200` with the claims as JSON |
 //! | `OPTIONS /me` | `204`, no guard (a CORS preflight must pass) |
 //! | `GET /maybe` | `MaybeAuthenticated<Claims>`: `200` with `{"sub": <sub or null>}` |
+//! | `GET /both` | `Authenticated<Claims>` and `MaybeAuthenticated<Claims>` on one route: `200` with `{"sub": <sub>, "maybe": <sub or null>}` |
 //! | `GET /api/me` | `Bearer<Claims>`: `200` with the claims as JSON |
 //! | `GET /custom` | `Result<Authenticated, AuthRejection>`: on refusal `418` with `{"custom": "<error code>"}` |
 //! | auth routes | the adapter's `routes()` mount |
@@ -31,6 +32,7 @@
 mod cases;
 mod jar;
 mod list;
+mod store;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -38,6 +40,7 @@ use std::sync::OnceLock;
 pub use authentiq_core::Authentiq;
 pub use authentiq_dev::{Approval, DevProvider, Grant, RegisteredClient};
 pub use jar::Jar;
+pub use store::CountingStore;
 
 /// Exports the listed cases and their names.
 macro_rules! export_cases {

@@ -21,8 +21,10 @@ macro_rules! for_each_case {
             optional_without_session,
             sign_in_creates_session,
             optional_with_session,
+            one_session_check_per_request,
             login_redirect_carries_state_nonce_pkce,
             tampered_session_cookie,
+            garbage_session_cookie_removed_once,
             expired_session_cookie,
             idle_session_cookie,
             foreign_session_cookie,
@@ -45,6 +47,7 @@ macro_rules! for_each_case {
             bearer_invalid,
             bearer_hs256_refused,
             callback_post_json,
+            oversized_body_gets_413,
         }
     };
 }
