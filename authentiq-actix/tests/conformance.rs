@@ -78,6 +78,10 @@ async fn maybe(user: MaybeAuthenticated) -> web::Json<serde_json::Value> {
     web::Json(serde_json::json!({ "sub": user.0.map(|u| u.subject) }))
 }
 
+async fn both(user: Authenticated, again: MaybeAuthenticated) -> web::Json<serde_json::Value> {
+    web::Json(serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
+}
+
 async fn api_me(user: Bearer) -> web::Json<Claims> {
     web::Json(user.0.claims)
 }
@@ -105,6 +109,7 @@ impl Framework for Actix {
                             .route(web::method(Method::OPTIONS).to(HttpResponse::NoContent)),
                     )
                     .route("/maybe", web::get().to(maybe))
+                    .route("/both", web::get().to(both))
                     .route("/api/me", web::get().to(api_me))
                     .route("/custom", web::get().to(custom))
                     .configure(routes(&auth))

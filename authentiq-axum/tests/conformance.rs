@@ -58,6 +58,10 @@ async fn maybe(user: MaybeAuthenticated) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "sub": user.0.map(|u| u.subject) }))
 }
 
+async fn both(user: Authenticated, again: MaybeAuthenticated) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
+}
+
 async fn api_me(user: Bearer) -> Json<Claims> {
     Json(user.0.claims)
 }
@@ -82,6 +86,7 @@ impl Framework for Axum {
             .route("/public", get(|| async { "public" }))
             .route("/me", get(me).options(|| async { StatusCode::NO_CONTENT }))
             .route("/maybe", get(maybe))
+            .route("/both", get(both))
             .route("/api/me", get(api_me))
             .route("/custom", get(custom))
             .merge(routes(&auth))

@@ -1,10 +1,14 @@
 //! The cases. Each builds its own harness and app, so they run independently.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use crate::{
-    APP_URL, Approval, Framework, Grant, Harness, Jar, TestApp, TestRequest, TestResponse,
+    APP_URL, Approval, CountingStore, Framework, Grant, Harness, Jar, TestApp, TestRequest,
+    TestResponse,
 };
+use authentiq_core::adapter::MAX_BODY;
 use authentiq_dev::Alg;
 
 const UNAUTHENTICATED: &str =
@@ -290,6 +294,33 @@ pub async fn optional_with_session<F: Framework>() {
     assert_eq!(res.json(), json!({"sub": me["sub"]}));
 }
 
+/// However many guards a request passes, its session is read once and the refreshed cookie
+/// is sent once: `/both` has two guards, and the session store is read once per request.
+pub async fn one_session_check_per_request<F: Framework>() {
+    let store = Arc::new(CountingStore::default());
+    let h = Harness::with(|b| b.session_store(store.clone())).await;
+    let app = F::app(h.auth.clone()).await;
+    let mut data = session_data(&h, "someone");
+    // Last seen long enough ago that checking the session slides its idle timer.
+    data.seen -= h.auth.config().session.idle.as_secs() / 2;
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    let mut jar = Jar::new();
+    jar.set(session_name(), &cookie_value(&cookie));
+    let res = app.call(api("/both").cookies(&jar)).await;
+    assert_status(&res, 200, "two guards");
+    assert_eq!(res.json(), json!({"sub": "someone", "maybe": "someone"}));
+    assert_eq!(store.loads(), 1, "one session check for two guards");
+    let cookies = res.set_cookies();
+    assert_eq!(cookies.len(), 1, "one refreshed cookie: {cookies:?}");
+    assert!(
+        cookies[0].starts_with(&format!("{}=", session_name())) && !removes_session(&res),
+        "the idle timer is refreshed: {cookies:?}"
+    );
+    let res = app.call(api("/both").cookies(&jar)).await;
+    assert_status(&res, 200, "two guards, again");
+    assert_eq!(store.loads(), 2, "the next request is checked again");
+}
+
 /// The authorization request carries state, nonce and PKCE S256, and the flow cookie is
 /// short-lived, HttpOnly and SameSite=Lax.
 pub async fn login_redirect_carries_state_nonce_pkce<F: Framework>() {
@@ -368,6 +399,36 @@ pub async fn tampered_session_cookie<F: Framework>() {
         assert_status(&res, 200, "optional route with a garbage cookie");
         assert_eq!(res.json(), json!({"sub": null}));
     }
+}
+
+/// An unusable session cookie is removed by exactly one `Set-Cookie`, which the layer adds to
+/// the handler's own answer on an optional route and to the refusal on a guarded one.
+pub async fn garbage_session_cookie_removed_once<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let mut jar = Jar::new();
+    jar.set(session_name(), "garbage");
+    let res = app.call(api("/maybe").cookies(&jar)).await;
+    assert_status(&res, 200, "optional route with a garbage cookie");
+    assert_eq!(res.json(), json!({"sub": null}));
+    assert_eq!(res.set_cookies().len(), 1, "{:?}", res.set_cookies());
+    assert!(
+        removes_session(&res),
+        "the handler's answer removes the cookie: {:?}",
+        res.set_cookies()
+    );
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert_eq!(res.set_cookies().len(), 1, "{:?}", res.set_cookies());
+    assert!(
+        removes_session(&res),
+        "the refusal removes the cookie: {:?}",
+        res.set_cookies()
+    );
+    // Without a session cookie there is nothing to remove.
+    let res = app.call(api("/maybe")).await;
+    assert_status(&res, 200, "optional route without a cookie");
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
 }
 
 /// A session past its absolute lifetime is refused.
@@ -812,4 +873,27 @@ pub async fn callback_post_json<F: Framework>() {
         )
         .await;
     assert_json_error(&res, 400, "invalid_request");
+}
+
+/// An auth route refuses a body over [`MAX_BODY`] (64 KiB) with 413 `payload_too_large`,
+/// whatever its type, and reads a body of exactly that size.
+pub async fn oversized_body_gets_413<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let post = |content_type: &str, body: Vec<u8>| {
+        TestRequest::new("POST", "/auth/callback")
+            .header("content-type", content_type)
+            .header("accept", "application/json")
+            .header("origin", APP_URL)
+            .body(body)
+    };
+    for content_type in ["application/x-www-form-urlencoded", "application/json"] {
+        let res = app.call(post(content_type, vec![b'a'; MAX_BODY + 1])).await;
+        assert_json_error(&res, 413, "payload_too_large");
+    }
+    // A body of exactly the limit is read and judged: a callback without its flow cookie.
+    let mut body = br#"{"code":"c","state":"s"}"#.to_vec();
+    body.resize(MAX_BODY, b' ');
+    let res = app.call(post("application/json", body)).await;
+    assert_json_error(&res, 400, "flow_missing");
 }

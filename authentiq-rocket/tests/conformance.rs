@@ -62,6 +62,11 @@ fn maybe(user: MaybeAuthenticated) -> (ContentType, String) {
     json(&serde_json::json!({ "sub": user.0.map(|u| u.subject) }))
 }
 
+#[rocket::get("/both")]
+fn both(user: Authenticated, again: MaybeAuthenticated) -> (ContentType, String) {
+    json(&serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
+}
+
 #[rocket::get("/api/me")]
 fn api_me(user: Bearer) -> (ContentType, String) {
     json(&user.0.claims)
@@ -100,7 +105,7 @@ impl Framework for RocketFramework {
             base()
                 .mount(
                     "/",
-                    rocket::routes![public, me, preflight, maybe, api_me, custom],
+                    rocket::routes![public, me, preflight, maybe, both, api_me, custom],
                 )
                 .mount("/", routes(&auth))
                 .attach(AuthFairing::new(auth)),

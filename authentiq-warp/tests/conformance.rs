@@ -76,6 +76,16 @@ impl Framework for Warp {
             .map(|user: MaybeAuthenticated| {
                 warp::reply::json(&serde_json::json!({ "sub": user.0.map(|u| u.subject) }))
             });
+        let both = warp::path!("both")
+            .and(warp::get())
+            .and(aq.authenticated())
+            .and(aq.maybe_authenticated())
+            .map(|user: Authenticated, again: MaybeAuthenticated| {
+                warp::reply::json(&serde_json::json!({
+                    "sub": user.0.subject,
+                    "maybe": again.0.map(|u| u.subject),
+                }))
+            });
         let api_me = warp::path!("api" / "me")
             .and(warp::get())
             .and(aq.bearer())
@@ -89,6 +99,7 @@ impl Framework for Warp {
             .or(me(&aq))
             .or(preflight)
             .or(maybe)
+            .or(both)
             .or(api_me)
             .or(custom)
             .or(routes(&auth));

@@ -14,6 +14,20 @@
 mod load;
 mod tidy;
 
+/// The conformance case names, generated from the suite's one list of cases.
+mod conformance_cases {
+    include!("../../authentiq-conformance/src/list.rs");
+
+    macro_rules! names {
+        ([] $($case:ident),* $(,)?) => {
+            /// The case names, in the order of the list.
+            pub(crate) const CASES: &[&str] = &[$(stringify!($case)),*];
+        };
+    }
+
+    for_each_case!([names]);
+}
+
 use std::process::{Command, ExitCode};
 
 /// The adapters, as (framework, adapter package, example package).
@@ -152,12 +166,23 @@ fn conformance() -> bool {
         }
         results.push((framework, cases));
     }
-    let mut names: Vec<String> = results
+    // The rows are the listed cases, in order; a test no case names would show after them.
+    let mut names: Vec<String> = conformance_cases::CASES
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    let mut unlisted: Vec<String> = results
         .iter()
         .flat_map(|(_, c)| c.keys().cloned())
+        .filter(|n| !names.contains(n))
         .collect();
-    names.sort();
-    names.dedup();
+    unlisted.sort();
+    unlisted.dedup();
+    if !unlisted.is_empty() {
+        all_ok = false;
+        eprintln!("tests that are not listed conformance cases: {unlisted:?}");
+    }
+    names.extend(unlisted);
     let width = names.iter().map(String::len).max().unwrap_or(4);
     print!("{:width$}", "case");
     for (f, _) in &results {
@@ -189,7 +214,7 @@ fn conformance() -> bool {
     println!(
         "{total} passed across {} frameworks and {} cases",
         results.len(),
-        names.len()
+        conformance_cases::CASES.len()
     );
     all_ok
 }

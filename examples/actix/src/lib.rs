@@ -8,6 +8,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use authentiq_actix::{AuthMiddleware, Authenticated, Bearer, MaybeAuthenticated};
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
+pub use authentiq_example_common::Running;
 
 async fn home(user: MaybeAuthenticated) -> HttpResponse {
     HttpResponse::Ok()
@@ -37,16 +38,17 @@ pub fn app(auth: Authentiq) -> impl Fn(&mut web::ServiceConfig) + Clone + Send +
     }
 }
 
-/// The HTTP server for `auth` on an already bound `listener`; await it (or spawn it) to serve.
-pub fn server(auth: Authentiq, listener: std::net::TcpListener) -> std::io::Result<Server> {
+/// The HTTP server for `auth` on an already bound `listener`; it serves once awaited.
+fn server(auth: Authentiq, listener: std::net::TcpListener) -> std::io::Result<Server> {
     let app = app(auth);
     Ok(HttpServer::new(move || App::new().configure(app.clone()))
         .listen(listener)?
         .run())
 }
 
-/// Binds, configures and serves until the process ends; prints the URL once listening.
-pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+/// Binds the settings' address (port 0 works), configures the SDK, and serves in the
+/// background.
+pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartError> {
     let addr = settings.listen_addr();
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))?;
@@ -54,11 +56,18 @@ pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
         .local_addr()
         .map_err(|e| common::StartError::Io(e.to_string()))?;
     let example = common::prepare(&settings, bound).await?;
-    let server = server(example.auth, listener)
+    let server = server(example.auth.clone(), listener)
         .map_err(|e| common::StartError::Io(format!("cannot serve on {bound}: {e}")))?;
-    common::announce("actix-web", &example.public_url);
-    let _provider = example.provider;
-    server
-        .await
-        .map_err(|e| common::StartError::Io(e.to_string()))
+    Ok(Running::start(example, bound, async move {
+        server
+            .await
+            .map_err(|e| common::StartError::Io(e.to_string()))
+    }))
+}
+
+/// Serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let running = spawn(settings).await?;
+    common::announce("actix-web", &running.public_url);
+    running.wait().await
 }

@@ -6,6 +6,7 @@
 use authentiq_axum::{AuthLayer, Authenticated, Bearer, MaybeAuthenticated};
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
+pub use authentiq_example_common::Running;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -32,15 +33,6 @@ pub fn app(auth: Authentiq) -> Router {
         .layer(AuthLayer::new(auth))
 }
 
-/// A started example: its public URL, the embedded provider if one was started, and the server.
-pub struct Running {
-    /// The app's public URL.
-    pub public_url: String,
-    /// The embedded provider, kept alive while this value lives.
-    pub provider: Option<common::DevProvider>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
 /// Binds the settings' address (port 0 works), configures the SDK, and serves in the
 /// background.
 pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartError> {
@@ -53,20 +45,17 @@ pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartE
         .local_addr()
         .map_err(|e| common::StartError::Io(e.to_string()))?;
     let example = common::prepare(&settings, bound).await?;
-    let server = tokio::spawn(axum::serve(listener, app(example.auth)).into_future());
-    Ok(Running {
-        public_url: example.public_url,
-        provider: example.provider,
-        server,
-    })
+    let serve = axum::serve(listener, app(example.auth.clone())).into_future();
+    Ok(Running::start(example, bound, async move {
+        serve
+            .await
+            .map_err(|e| common::StartError::Io(e.to_string()))
+    }))
 }
 
 /// Serves until the process ends; prints the URL once listening.
 pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
     let running = spawn(settings).await?;
     common::announce("axum", &running.public_url);
-    match running.server.await {
-        Ok(result) => result.map_err(|e| common::StartError::Io(e.to_string())),
-        Err(e) => Err(common::StartError::Io(e.to_string())),
-    }
+    running.wait().await
 }

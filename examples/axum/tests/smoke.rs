@@ -2,16 +2,9 @@
 
 use authentiq_example_common::{Settings, smoke};
 
-fn loopback() -> Settings {
-    Settings {
-        addr: Some(([127, 0, 0, 1], 0).into()),
-        ..Settings::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_me_sign_out() {
-    let app = authentiq_example_axum::spawn(loopback())
+    let app = authentiq_example_axum::spawn(smoke::loopback())
         .await
         .expect("the example starts");
     smoke::sign_in_me_sign_out(&app.public_url).await;
@@ -24,7 +17,7 @@ async fn sign_in_me_sign_out_with_sessions_in_redis() {
         store: Some(authentiq_example_common::SessionStoreSetting::Redis(
             redis.url(),
         )),
-        ..loopback()
+        ..smoke::loopback()
     };
     let app = authentiq_example_axum::spawn(settings)
         .await

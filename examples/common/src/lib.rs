@@ -10,6 +10,7 @@ pub mod browser;
 pub mod smoke;
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::net::SocketAddr;
 
 pub use authentiq_core::SessionStoreSetting;
@@ -83,6 +84,44 @@ pub struct Example {
     pub public_url: String,
     /// The embedded provider, if it was started (kept alive with the app).
     pub provider: Option<DevProvider>,
+}
+
+/// A started example app, as every example's `spawn()` returns it: where it listens, its
+/// public URL, the embedded provider if one was started, and the server running in the
+/// background.
+pub struct Running {
+    /// The address the server listens on (the real port when the settings asked for port 0).
+    pub addr: SocketAddr,
+    /// The app's public URL.
+    pub public_url: String,
+    /// The embedded provider, kept alive while this value lives.
+    pub provider: Option<DevProvider>,
+    server: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl Running {
+    /// Runs `server`, the app configured as `example` and listening on `addr`, as a task of the
+    /// current tokio runtime.
+    pub fn start(
+        example: Example,
+        addr: SocketAddr,
+        server: impl Future<Output = Result<(), StartError>> + Send + 'static,
+    ) -> Self {
+        Self {
+            addr,
+            public_url: example.public_url,
+            provider: example.provider,
+            server: tokio::spawn(server),
+        }
+    }
+
+    /// Waits until the server stops, which it does only on a shutdown signal or a failure.
+    pub async fn wait(self) -> Result<(), StartError> {
+        match self.server.await {
+            Ok(result) => result,
+            Err(e) => Err(StartError::Io(e.to_string())),
+        }
+    }
 }
 
 /// The examples' `main`: logging, settings from the environment, `run`, and the exit code.

@@ -127,6 +127,14 @@ fn checked_grants(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// Settings for an example on a free loopback port, with the embedded provider.
+pub fn loopback() -> crate::Settings {
+    crate::Settings {
+        addr: Some(([127, 0, 0, 1], 0).into()),
+        ..crate::Settings::default()
+    }
+}
+
 /// Signs in at `app` (base URL without trailing slash) as a person would, checks `/me`,
 /// signs out, and checks the session is gone. Panics with what went wrong.
 pub async fn sign_in_me_sign_out(app: &str) {

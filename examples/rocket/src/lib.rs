@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
+pub use authentiq_example_common::Running;
 use authentiq_rocket::{AuthFairing, Authenticated, Bearer, MaybeAuthenticated};
 use rocket::config::LogLevel;
 use rocket::fairing::AdHoc;
@@ -46,27 +47,40 @@ pub fn app(auth: Authentiq, addr: SocketAddr) -> Rocket<Build> {
         .attach(AuthFairing::new(auth))
 }
 
-/// Checks that `addr` can be listened on and resolves port 0 to a free port. Rocket 0.5 binds
-/// its own listener, and the SDK must know the app's URL before that.
-pub fn reserve(addr: SocketAddr) -> Result<SocketAddr, common::StartError> {
-    std::net::TcpListener::bind(addr)
+/// Binds the settings' address (port 0 works), configures the SDK, and serves in the
+/// background once rocket has lifted off.
+pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartError> {
+    // Rocket 0.5 binds its own listener, and the SDK must know the app's URL before that:
+    // check that the address can be listened on, and resolve port 0 to a free port.
+    let addr = settings.listen_addr();
+    let bound = std::net::TcpListener::bind(addr)
         .and_then(|l| l.local_addr())
-        .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))
+        .map_err(|e| common::StartError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let example = common::prepare(&settings, bound).await?;
+    let (ready, listening) = tokio::sync::oneshot::channel();
+    let app = app(example.auth.clone(), bound).attach(AdHoc::on_liftoff("ready", move |_| {
+        Box::pin(async move {
+            let _ = ready.send(());
+        })
+    }));
+    let running = Running::start(example, bound, async move {
+        app.launch()
+            .await
+            .map(drop)
+            .map_err(|e| common::StartError::Io(format!("cannot serve on {bound}: {e}")))
+    });
+    match listening.await {
+        Ok(()) => Ok(running),
+        // Rocket stopped before it listened: its own error says why.
+        Err(_) => Err(running.wait().await.err().unwrap_or_else(|| {
+            common::StartError::Io(format!("rocket stopped before serving on {bound}"))
+        })),
+    }
 }
 
-/// Configures and serves until the process ends; prints the URL once listening.
+/// Serves until the process ends; prints the URL once listening.
 pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
-    let addr = reserve(settings.listen_addr())?;
-    let example = common::prepare(&settings, addr).await?;
-    let url = example.public_url.clone();
-    let announce = AdHoc::on_liftoff("announce", move |_| {
-        Box::pin(async move { common::announce("rocket", &url) })
-    });
-    let _provider = example.provider;
-    app(example.auth, addr)
-        .attach(announce)
-        .launch()
-        .await
-        .map(drop)
-        .map_err(|e| common::StartError::Io(format!("cannot serve on {addr}: {e}")))
+    let running = spawn(settings).await?;
+    common::announce("rocket", &running.public_url);
+    running.wait().await
 }

@@ -5,6 +5,7 @@
 
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
+pub use authentiq_example_common::Running;
 use authentiq_warp::{AuthFilter, Authenticated, Bearer, MaybeAuthenticated};
 use warp::{Filter, Rejection, Reply};
 
@@ -29,13 +30,9 @@ pub fn app(auth: Authentiq) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .recover(authentiq_warp::recover)
 }
 
-/// Serves `auth`'s app on an already bound `listener` until the process ends.
-pub async fn serve(auth: Authentiq, listener: tokio::net::TcpListener) {
-    warp::serve(app(auth)).incoming(listener).run().await;
-}
-
-/// Binds, configures and serves until the process ends; prints the URL once listening.
-pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+/// Binds the settings' address (port 0 works), configures the SDK, and serves in the
+/// background.
+pub async fn spawn(settings: common::Settings) -> Result<Running, common::StartError> {
     let addr = settings.listen_addr();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -44,8 +41,18 @@ pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
         .local_addr()
         .map_err(|e| common::StartError::Io(e.to_string()))?;
     let example = common::prepare(&settings, bound).await?;
-    common::announce("warp", &example.public_url);
-    let _provider = example.provider;
-    serve(example.auth, listener).await;
-    Ok(())
+    let serve = warp::serve(app(example.auth.clone()))
+        .incoming(listener)
+        .run();
+    Ok(Running::start(example, bound, async move {
+        serve.await;
+        Ok(())
+    }))
+}
+
+/// Serves until the process ends; prints the URL once listening.
+pub async fn run(settings: common::Settings) -> Result<(), common::StartError> {
+    let running = spawn(settings).await?;
+    common::announce("warp", &running.public_url);
+    running.wait().await
 }

@@ -1,0 +1,53 @@
+// The one list of conformance cases. Every name is a `pub async fn` in `cases.rs`, and the
+// order is the order of the conformance matrix. The crate generates its exports and `CASES`
+// from it, `conformance_tests!` generates the adapters' tests from it, and xtask includes
+// this file to read the same names. A case function missing here is not exported, which
+// fails the build (`dead_code` is denied), and the `every_case_is_listed` test says which.
+// This file holds nothing but the macro, so that xtask can `include!` it.
+
+/// Calls the macro at the path in brackets with the arguments after the brackets, in
+/// brackets, followed by every conformance case name in order:
+/// `for_each_case!([my_macro] a b)` expands to `my_macro! { [a b] public_route, ... }`.
+/// [`conformance_tests!`] and [`CASES`](crate::CASES) are generated this way.
+#[macro_export]
+macro_rules! for_each_case {
+    ([$($then:tt)*] $($args:tt)*) => {
+        $($then)*! {
+            [$($args)*]
+            public_route,
+            browser_without_session_is_redirected_to_login,
+            api_without_session_gets_401,
+            xhr_without_session_gets_401,
+            optional_without_session,
+            sign_in_creates_session,
+            optional_with_session,
+            one_session_check_per_request,
+            login_redirect_carries_state_nonce_pkce,
+            tampered_session_cookie,
+            garbage_session_cookie_removed_once,
+            expired_session_cookie,
+            idle_session_cookie,
+            foreign_session_cookie,
+            state_mismatch,
+            missing_flow_cookie,
+            code_replay,
+            provider_error_callback,
+            required_scope_declined,
+            offsite_return_to_absolute,
+            offsite_return_to_protocol_relative,
+            offsite_return_to_backslash,
+            logout_ends_session,
+            logout_from_other_origin_refused,
+            backchannel_logout_ends_session,
+            cors_preflight_not_blocked,
+            missing_layer,
+            customized_rejection,
+            bearer_valid,
+            bearer_missing,
+            bearer_invalid,
+            bearer_hs256_refused,
+            callback_post_json,
+            oversized_body_gets_413,
+        }
+    };
+}
