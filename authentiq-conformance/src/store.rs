@@ -40,4 +40,21 @@ impl SessionStore for CountingStore {
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError> {
         self.inner.is_revoked(data).await
     }
+    async fn refresh(&self, data: &SessionData) -> Result<bool, StoreError> {
+        self.inner.refresh(data).await
+    }
+    async fn is_token_revoked(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_token_revoked(sub, sid, iat).await
+    }
+    async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
+        self.inner.jti_seen(jti).await
+    }
+    async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
+        self.inner.record_jti(jti, until).await
+    }
 }

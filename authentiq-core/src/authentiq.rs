@@ -6,7 +6,6 @@ use crate::config::{Config, ConfigBuilder};
 use crate::crypto::CookieCipher;
 use crate::error::ConfigError;
 use crate::provider::{Provider, ProviderMetadata};
-use crate::token::ReplayCache;
 
 pub(crate) struct Inner {
     pub(crate) cfg: Config,
@@ -14,7 +13,6 @@ pub(crate) struct Inner {
     pub(crate) session_cipher: CookieCipher,
     pub(crate) flow_cipher: CookieCipher,
     pub(crate) names: CookieNames,
-    pub(crate) replay: ReplayCache,
 }
 
 pub(crate) struct CookieNames {
@@ -74,7 +72,6 @@ impl Authentiq {
                 names,
                 provider,
                 cfg,
-                replay: ReplayCache::default(),
             }),
         })
     }

@@ -165,6 +165,13 @@ pub enum TokenError {
     /// A logout token whose `jti` was seen before.
     #[error("the logout token was already used")]
     Replayed,
+    /// An ID Token of a provider session (`sid`) or subject that was logged out after the token
+    /// was issued.
+    #[error("the token was issued before a logout that ended it")]
+    LoggedOut,
+    /// A token carrying `events` (a logout token) offered as an ID Token.
+    #[error("a logout token is not an ID Token")]
+    NotAnIdToken,
 }
 
 /// Why a request was refused. Each variant has a stable [`code`](AuthError::code), a status and

@@ -193,8 +193,22 @@ impl Authentiq {
                 tracing::info!(check = %e, "bearer token refused");
                 AuthError::InvalidToken(e)
             })?;
-        let c = serde_json::from_value(Value::Object(identity_claims(valid.claims(), None)))
-            .map_err(|_| {
+        let claims = valid.claims();
+        let text = |k: &str| claims.get(k).and_then(Value::as_str);
+        let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+        let revoked = self
+            .config()
+            .session
+            .store
+            .is_token_revoked(valid.subject(), text("sid"), iat)
+            .await
+            .map_err(|e| AuthError::Store(e.0))?;
+        if revoked {
+            tracing::info!(sub = %valid.subject(), "bearer token refused: logged out");
+            return Err(AuthError::InvalidToken(TokenError::LoggedOut));
+        }
+        let c =
+            serde_json::from_value(Value::Object(identity_claims(claims, None))).map_err(|_| {
                 AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
             })?;
         Ok(Identity {

@@ -4,7 +4,6 @@
 //! logout). Every answer is a [`Reply`].
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, WWW_AUTHENTICATE};
-use serde_json::Value;
 
 use crate::Authentiq;
 use crate::adapter::RequestHead;
@@ -13,7 +12,7 @@ use crate::config::RoutePaths;
 use crate::crypto::random_token;
 use crate::error::{AuthError, TokenError};
 use crate::http::Reply;
-use crate::session::Revocation;
+use crate::session::{Revocation, SessionState};
 
 /// The largest request body the auth routes read; adapters read at most this much and pass
 /// `None` to [`respond`](crate::adapter::respond) beyond it, which answers 413.
@@ -185,16 +184,35 @@ impl Authentiq {
     async fn logout(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
         self.same_origin(head)?;
         let check = self.check_session(head).await;
+        if let SessionState::Failed(e) = &check.state {
+            // The session could not be read, so it cannot be ended: saying "signed out" now
+            // would leave every copy of the cookie valid.
+            return Err(AuthError::Store(e.clone()));
+        }
         let store = &self.inner.cfg.session.store;
         let mut location = "/".to_owned();
         if let Some(d) = check.session() {
+            let store_failed = |e: crate::session::StoreError| AuthError::Store(e.0);
             store
                 .revoke(Revocation::Session {
                     id: d.id.clone(),
                     until: d.exp,
                 })
                 .await
-                .map_err(|e| AuthError::Store(e.0))?;
+                .map_err(store_failed)?;
+            // The ID Token goes to the provider as `id_token_hint`: from now on it opens no
+            // route as a bearer token either.
+            if let Some(sid) = &d.sid {
+                let now = clock::now();
+                store
+                    .revoke(Revocation::Sid {
+                        sid: sid.clone(),
+                        before: now,
+                        until: now.saturating_add(self.config().session.absolute.as_secs()),
+                    })
+                    .await
+                    .map_err(store_failed)?;
+            }
             tracing::info!(sub = %d.sub, "signed out");
             if let (Some(end), Some(hint)) =
                 (&self.inner.provider.meta.end_session_endpoint, &d.id_token)
@@ -267,33 +285,42 @@ impl Authentiq {
             .find(|(k, _)| k == "logout_token")
             .map(|(_, v)| v.into_owned())
             .ok_or_else(|| AuthError::InvalidRequest("the body has no logout_token".into()))?;
-        let claims = self
+        let logout = self
             .validate_logout_token(&token)
             .await
             .map_err(AuthError::InvalidToken)?;
-        let now = clock::now();
-        let until = now + self.inner.cfg.session.absolute.as_secs();
         let store = &self.inner.cfg.session.store;
-        let revoke = match (
-            claims.get("sid").and_then(Value::as_str),
-            claims.get("sub").and_then(Value::as_str),
-        ) {
+        let store_failed = |e: crate::session::StoreError| AuthError::Store(e.0);
+        if store.jti_seen(&logout.jti).await.map_err(store_failed)? {
+            return Err(AuthError::InvalidToken(TokenError::Replayed));
+        }
+        // Marks outlive every session that began before the token: sessions end at most
+        // their absolute lifetime after they began.
+        let until = logout
+            .iat
+            .max(clock::now())
+            .saturating_add(self.config().session.absolute.as_secs());
+        let revoke = match (logout.sid, logout.sub) {
             (Some(sid), _) => Revocation::Sid {
-                sid: sid.to_owned(),
+                sid,
+                before: logout.iat,
                 until,
             },
             (None, Some(sub)) => Revocation::Sub {
-                sub: sub.to_owned(),
-                before: now,
+                sub,
+                before: logout.iat,
                 until,
             },
             (None, None) => return Err(AuthError::InvalidToken(TokenError::NoSubject)),
         };
         tracing::info!(?revoke, "back-channel logout");
+        store.revoke(revoke).await.map_err(store_failed)?;
+        // Recorded only now: when the store failed above, the provider's retry is not refused
+        // as a replay.
         store
-            .revoke(revoke)
+            .record_jti(&logout.jti, logout.keep_until)
             .await
-            .map_err(|e| AuthError::Store(e.0))
+            .map_err(store_failed)
     }
 }
 

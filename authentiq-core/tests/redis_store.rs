@@ -86,24 +86,96 @@ async fn revocations_by_session_sid_and_sub() {
     store
         .revoke(Revocation::Sid {
             sid: "sid-1".into(),
-            until: 0,
+            before: t - 50,
+            until: t + 600,
         })
         .await
         .unwrap();
     assert!(store.load("b").await.unwrap().is_none());
     assert!(store.load("c").await.unwrap().is_some());
+    // A sign-in after the logout that the provider gives the same sid lives on; an ID Token of
+    // that sid issued before the logout is refused, a later one is not.
+    store
+        .save(&data("b2", "alice", Some("sid-1"), t - 10))
+        .await
+        .unwrap();
+    assert!(store.load("b2").await.unwrap().is_some());
+    assert!(
+        store
+            .is_token_revoked("alice", Some("sid-1"), t - 50)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_token_revoked("alice", Some("sid-1"), t - 49)
+            .await
+            .unwrap()
+    );
     // Every session of alice created before `t`; the later one and bob's stay.
     store
         .revoke(Revocation::Sub {
             sub: "alice".into(),
             before: t,
-            until: 0,
+            until: t + 600,
         })
         .await
         .unwrap();
     assert!(store.load("c").await.unwrap().is_none());
     assert!(store.load("d").await.unwrap().is_some());
     assert!(store.load("e").await.unwrap().is_some());
+    assert!(store.is_token_revoked("alice", None, t).await.unwrap());
+    assert!(!store.is_token_revoked("bob", None, t).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_sub_index_lives_as_long_as_its_longest_session_and_refresh_never_revives() {
+    let server = RedisServer::start().unwrap();
+    let store = RedisStore::connect(&server.url())
+        .await
+        .unwrap()
+        .with_prefix("t3:");
+    let long = SessionData {
+        exp: now() + 3000,
+        ..data("long", "alice", None, now())
+    };
+    store.save(&long).await.unwrap();
+    // A shorter-lived session of the same user, saved later, must not shorten the index.
+    store
+        .save(&data("short", "alice", None, now()))
+        .await
+        .unwrap();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ttl: i64 = raw.ttl("t3:sub:alice").await.unwrap();
+    assert!(ttl > 2900, "the sub index keeps the longest TTL, got {ttl}");
+    // The idle slide of a session that a logout removed does not bring it back.
+    store
+        .revoke(Revocation::Session {
+            id: "short".into(),
+            until: 0,
+        })
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .refresh(&data("short", "alice", None, now()))
+            .await
+            .unwrap()
+    );
+    assert!(store.load("short").await.unwrap().is_none());
+    assert!(store.refresh(&long).await.unwrap());
+    // A logout token's jti is shared by every instance and survives a restart of the app.
+    assert!(!store.jti_seen("j-9").await.unwrap());
+    store.record_jti("j-9", now() + 60).await.unwrap();
+    let other = RedisStore::connect(&server.url())
+        .await
+        .unwrap()
+        .with_prefix("t3:");
+    assert!(other.jti_seen("j-9").await.unwrap());
 }
 
 async fn instance(

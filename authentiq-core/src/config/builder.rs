@@ -181,6 +181,12 @@ impl ConfigBuilder {
                 });
             }
         }
+        if !cfg.session_keys.is_empty() && !cfg.session.store.holds_data() {
+            tracing::warn!(
+                store = cfg.session.store.name(),
+                "sessions live in cookies under a fixed key, and logouts are remembered in this process only: after a restart, a copy of a logged-out cookie opens again until it expires (configure a Redis store to keep logouts)"
+            );
+        }
         if cfg.session_keys.is_empty() {
             tracing::warn!(
                 "no session key configured (APP_SESSION_KEY): using a random key, so sessions end when the process restarts"

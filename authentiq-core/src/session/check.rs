@@ -107,9 +107,16 @@ impl Authentiq {
         let mut data = data;
         if now.saturating_sub(data.seen) >= (idle / 20).max(1) {
             data.seen = now;
-            match self.session_cookie(&data).await {
-                Ok(c) => set_cookie = Some(c),
-                Err(e) => tracing::warn!("could not refresh the session: {e}"),
+            if store.holds_data() {
+                // Only a session that still exists slides: a logout that landed since the
+                // load above stays.
+                match store.refresh(&data).await {
+                    Ok(true) => set_cookie = Some(self.sealed_cookie(&data)),
+                    Ok(false) => return invalid("the session was ended"),
+                    Err(e) => tracing::warn!("could not refresh the session: {e}"),
+                }
+            } else {
+                set_cookie = Some(self.sealed_cookie(&data));
             }
         }
         SessionCheck {
@@ -121,10 +128,18 @@ impl Authentiq {
     /// Seals `data` into a `Set-Cookie` value for the session cookie (saving it to the store
     /// when the store holds data). Use it to sign a user in by other means, e.g. in tests.
     pub async fn session_cookie(&self, data: &SessionData) -> Result<String, AuthError> {
-        let name = &self.inner.names.session;
         let store = &self.inner.cfg.session.store;
-        let value = if store.holds_data() {
+        if store.holds_data() {
             store.save(data).await.map_err(|e| AuthError::Store(e.0))?;
+        }
+        Ok(self.sealed_cookie(data))
+    }
+
+    /// The `Set-Cookie` value for `data`: its id when the store holds the data, else the data
+    /// itself, sealed.
+    fn sealed_cookie(&self, data: &SessionData) -> String {
+        let name = &self.inner.names.session;
+        let value = if self.inner.cfg.session.store.holds_data() {
             self.inner.session_cipher.seal(name, data.id.as_bytes())
         } else {
             let mut sealed = self.inner.session_cipher.seal(name, &to_json(data));
@@ -145,7 +160,7 @@ impl Authentiq {
             sealed
         };
         let max_age = data.exp.saturating_sub(clock::now());
-        Ok(self.cookie(name, &value, max_age))
+        self.cookie(name, &value, max_age)
     }
 }
 

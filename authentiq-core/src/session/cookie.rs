@@ -1,62 +1,17 @@
 //! The default mode: session data sealed in the cookie, revocations in this process's memory.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::marks::Marks;
 use super::{Revocation, SessionData, SessionStore, StoreError, lock};
-use crate::clock;
-
-/// Revocation marks kept in memory, pruned as they expire.
-#[derive(Default, Debug)]
-struct Marks {
-    sessions: HashMap<String, u64>,
-    sids: HashMap<String, u64>,
-    /// sub → (revoked-before, keep-until)
-    subs: HashMap<String, (u64, u64)>,
-    ops: u32,
-}
-
-impl Marks {
-    fn add(&mut self, what: Revocation) {
-        match what {
-            Revocation::Session { id, until } => {
-                self.sessions.insert(id, until);
-            }
-            Revocation::Sid { sid, until } => {
-                self.sids.insert(sid, until);
-            }
-            Revocation::Sub { sub, before, until } => {
-                let e = self.subs.entry(sub).or_insert((before, until));
-                e.0 = e.0.max(before);
-                e.1 = e.1.max(until);
-            }
-        }
-        self.ops += 1;
-        if self.ops.is_multiple_of(256) {
-            let now = clock::now();
-            self.sessions.retain(|_, u| *u > now);
-            self.sids.retain(|_, u| *u > now);
-            self.subs.retain(|_, (_, u)| *u > now);
-        }
-    }
-
-    fn matches(&self, d: &SessionData) -> bool {
-        if self.sessions.is_empty() && self.sids.is_empty() && self.subs.is_empty() {
-            return false;
-        }
-        self.sessions.contains_key(&d.id)
-            || d.sid.as_ref().is_some_and(|s| self.sids.contains_key(s))
-            || self
-                .subs
-                .get(&d.sub)
-                .is_some_and(|(before, _)| d.iat <= *before)
-    }
-}
 
 /// The default: session data in an encrypted cookie, revocations in this process's memory.
 ///
-/// With several app instances, use a shared store (Redis) so that a logout on one instance is
-/// seen by all.
+/// The revocation list lives only as long as the process: after a restart, a copy of a
+/// logged-out cookie that has not reached its own expiry opens again (with a fixed
+/// `APP_SESSION_KEY`; a random per-process key ends every session at restart instead). With
+/// several app instances, or to keep logouts across restarts, use a store that holds data
+/// (`RedisStore`), so that a logout on one instance is seen by all.
 #[derive(Default, Debug)]
 pub struct CookieSessions {
     marks: Mutex<Marks>,
@@ -76,12 +31,31 @@ impl SessionStore for CookieSessions {
     async fn save(&self, _data: &SessionData) -> Result<(), StoreError> {
         Ok(())
     }
+    async fn refresh(&self, _data: &SessionData) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
         lock(&self.marks).add(what);
         Ok(())
     }
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError> {
-        Ok(lock(&self.marks).matches(data))
+        let marks = lock(&self.marks);
+        Ok(marks.session_ended(&data.id) || marks.ended(&data.sub, data.sid.as_deref(), data.iat))
+    }
+    async fn is_token_revoked(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(lock(&self.marks).ended(sub, sid, iat))
+    }
+    async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.marks).jti_seen(jti))
+    }
+    async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
+        lock(&self.marks).record_jti(jti, until);
+        Ok(())
     }
 }
 
@@ -108,11 +82,29 @@ mod tests {
         assert!(!s.is_revoked(&b).await.unwrap());
         s.revoke(Revocation::Sid {
             sid: "sid2".into(),
+            before: 150,
             until: u64::MAX,
         })
         .await
         .unwrap();
         assert!(s.is_revoked(&b).await.unwrap());
+        // A later sign-in that the provider gives the same sid lives on.
+        assert!(
+            !s.is_revoked(&data("b2", "alice", Some("sid2"), 151))
+                .await
+                .unwrap()
+        );
+        // ID Tokens obey the same marks.
+        assert!(
+            s.is_token_revoked("alice", Some("sid2"), 150)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.is_token_revoked("alice", Some("sid2"), 151)
+                .await
+                .unwrap()
+        );
         s.revoke(Revocation::Sub {
             sub: "alice".into(),
             before: 200,
@@ -123,5 +115,17 @@ mod tests {
         // A session created after the sub-wide revocation stays valid.
         assert!(!s.is_revoked(&c).await.unwrap());
         assert!(s.is_revoked(&data("d", "alice", None, 150)).await.unwrap());
+        assert!(s.is_token_revoked("alice", None, 200).await.unwrap());
+        assert!(!s.is_token_revoked("alice", None, 201).await.unwrap());
+        assert!(!s.is_token_revoked("bob", None, 1).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn logout_token_ids_are_remembered_once_recorded() {
+        let s = CookieSessions::default();
+        assert!(!s.jti_seen("j1").await.unwrap());
+        s.record_jti("j1", u64::MAX).await.unwrap();
+        assert!(s.jti_seen("j1").await.unwrap());
+        assert!(!s.jti_seen("j2").await.unwrap());
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::marks::Marks;
 use super::{Revocation, SessionData, SessionStore, StoreError, lock};
 use crate::clock;
 
@@ -10,6 +11,8 @@ use crate::clock;
 #[derive(Default, Debug)]
 pub struct MemoryStore {
     sessions: Mutex<HashMap<String, SessionData>>,
+    /// `sid`/`sub` marks for bearer ID Tokens, and used logout-token `jti`s.
+    marks: Mutex<Marks>,
 }
 
 #[async_trait::async_trait]
@@ -37,24 +40,51 @@ impl SessionStore for MemoryStore {
         map.insert(data.id.clone(), data.clone());
         Ok(())
     }
+    async fn refresh(&self, data: &SessionData) -> Result<bool, StoreError> {
+        Ok(match lock(&self.sessions).get_mut(&data.id) {
+            Some(stored) => {
+                stored.clone_from(data);
+                true
+            }
+            None => false,
+        })
+    }
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
-        let mut map = lock(&self.sessions);
-        match what {
-            Revocation::Session { id, .. } => {
-                map.remove(&id);
-            }
-            Revocation::Sid { sid, .. } => {
-                map.retain(|_, d| d.sid.as_deref() != Some(sid.as_str()))
-            }
-            Revocation::Sub { sub, before, .. } => {
-                map.retain(|_, d| !(d.sub == sub && d.iat <= before))
+        {
+            let mut map = lock(&self.sessions);
+            match &what {
+                Revocation::Session { id, .. } => {
+                    map.remove(id);
+                }
+                Revocation::Sid { sid, before, .. } => {
+                    map.retain(|_, d| !(d.sid.as_deref() == Some(sid.as_str()) && d.iat <= *before))
+                }
+                Revocation::Sub { sub, before, .. } => {
+                    map.retain(|_, d| !(d.sub == *sub && d.iat <= *before))
+                }
             }
         }
+        lock(&self.marks).add(what);
         Ok(())
     }
     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> {
         // Revoked sessions are deleted, so a session that loads is live.
         Ok(false)
+    }
+    async fn is_token_revoked(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(lock(&self.marks).ended(sub, sid, iat))
+    }
+    async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.marks).jti_seen(jti))
+    }
+    async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
+        lock(&self.marks).record_jti(jti, until);
+        Ok(())
     }
 }
 
@@ -77,6 +107,7 @@ mod tests {
         assert!(s.load("a").await.unwrap().is_some());
         s.revoke(Revocation::Sid {
             sid: "x".into(),
+            before: 5,
             until: 0,
         })
         .await
@@ -92,5 +123,17 @@ mod tests {
         assert!(s.load("b").await.unwrap().is_none());
         assert!(s.load("c").await.unwrap().is_none());
         assert!(s.load("never-issued").await.unwrap().is_none());
+        // A refresh never brings back a revoked session.
+        assert!(!s.refresh(&data("a", "alice", Some("x"), 1)).await.unwrap());
+        assert!(s.load("a").await.unwrap().is_none());
+        let live = data("live", "carol", None, 1);
+        s.save(&live).await.unwrap();
+        let mut slid = live.clone();
+        slid.seen = 99;
+        assert!(s.refresh(&slid).await.unwrap());
+        assert_eq!(s.load("live").await.unwrap().unwrap().seen, 99);
+        // A later session with a logged-out sid lives on.
+        s.save(&data("later", "alice", Some("x"), 9)).await.unwrap();
+        assert!(s.load("later").await.unwrap().is_some());
     }
 }

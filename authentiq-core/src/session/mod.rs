@@ -8,6 +8,7 @@
 
 mod check;
 mod cookie;
+mod marks;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -61,25 +62,29 @@ pub struct SessionData {
 /// What to revoke.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Revocation {
-    /// One session by its id.
+    /// One session by its id (a local logout).
     Session {
         /// Session id.
         id: String,
         /// Until when the mark must be kept (the session's absolute expiry).
         until: u64,
     },
-    /// Every session bound to the provider session `sid`.
+    /// The sessions and ID Tokens of the provider session `sid` that began at or before
+    /// `before` (a logout token's `iat`, or the instant of a local logout). Later sign-ins
+    /// with the same `sid` live on.
     Sid {
         /// Provider session id.
         sid: String,
+        /// Sessions created, and ID Tokens issued, at or before this instant are ended.
+        before: u64,
         /// Until when the mark must be kept.
         until: u64,
     },
-    /// Every session of `sub` created before `before`.
+    /// The sessions and ID Tokens of `sub` that began at or before `before`.
     Sub {
         /// Subject.
         sub: String,
-        /// Sessions created at or before this instant are revoked.
+        /// Sessions created, and ID Tokens issued, at or before this instant are ended.
         before: u64,
         /// Until when the mark must be kept.
         until: u64,
@@ -92,18 +97,26 @@ pub enum Revocation {
 /// ```
 /// use authentiq_core::{Revocation, SessionData, SessionStore, StoreError, async_trait};
 ///
-/// struct Nowhere;
+/// /// A store whose backend is down for good.
+/// struct Down;
+///
+/// fn down<T>() -> Result<T, StoreError> {
+///     Err(StoreError("the backend is unreachable".into()))
+/// }
 ///
 /// #[async_trait]
-/// impl SessionStore for Nowhere {
-///     fn name(&self) -> &'static str { "nowhere" }
+/// impl SessionStore for Down {
+///     fn name(&self) -> &'static str { "down" }
 ///     fn holds_data(&self) -> bool { true }
-///     async fn load(&self, _id: &str) -> Result<Option<SessionData>, StoreError> { Ok(None) }
-///     async fn save(&self, _data: &SessionData) -> Result<(), StoreError> {
-///         Err(StoreError("this store keeps nothing".into()))
-///     }
-///     async fn revoke(&self, _what: Revocation) -> Result<(), StoreError> { Ok(()) }
-///     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> { Ok(false) }
+///     async fn load(&self, _id: &str) -> Result<Option<SessionData>, StoreError> { down() }
+///     async fn save(&self, _data: &SessionData) -> Result<(), StoreError> { down() }
+///     async fn refresh(&self, _data: &SessionData) -> Result<bool, StoreError> { down() }
+///     async fn revoke(&self, _what: Revocation) -> Result<(), StoreError> { down() }
+///     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> { down() }
+///     async fn is_token_revoked(&self, _sub: &str, _sid: Option<&str>, _iat: u64)
+///         -> Result<bool, StoreError> { down() }
+///     async fn jti_seen(&self, _jti: &str) -> Result<bool, StoreError> { down() }
+///     async fn record_jti(&self, _jti: &str, _until: u64) -> Result<(), StoreError> { down() }
 /// }
 /// ```
 #[async_trait::async_trait]
@@ -115,13 +128,31 @@ pub trait SessionStore: Send + Sync + 'static {
     fn holds_data(&self) -> bool;
     /// Loads a session by id (only called when [`holds_data`](Self::holds_data)).
     async fn load(&self, id: &str) -> Result<Option<SessionData>, StoreError>;
-    /// Saves a session (only called when [`holds_data`](Self::holds_data)); it may be dropped
-    /// after `data.exp`.
+    /// Saves a new session (only called when [`holds_data`](Self::holds_data)); it may be
+    /// dropped after `data.exp`.
     async fn save(&self, data: &SessionData) -> Result<(), StoreError>;
-    /// Revokes sessions.
+    /// Saves a session that is already stored (the idle timer slid), and only if it still is:
+    /// `false` when it is gone, so that a logout landing between a load and this call is never
+    /// undone. Only called when [`holds_data`](Self::holds_data).
+    async fn refresh(&self, data: &SessionData) -> Result<bool, StoreError>;
+    /// Revokes sessions. It must not return before the revocation is durable: a logout
+    /// answers success only after it.
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError>;
-    /// Whether `data` was revoked.
+    /// Whether the session `data` was revoked.
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError>;
+    /// Whether an ID Token of `sub` (with provider session `sid`) issued at `iat` was ended by
+    /// a later [`Revocation::Sid`] or [`Revocation::Sub`]: bearer tokens obey logouts too.
+    async fn is_token_revoked(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, StoreError>;
+    /// Whether the back-channel logout token `jti` was already used.
+    async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Records the logout token `jti` as used until `until` (called only after the logout it
+    /// carried was stored, so that a provider's retry after a store failure is not refused).
+    async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError>;
 }
 
 /// Locks a mutex, taking the data of a poisoned one (every critical section here leaves the

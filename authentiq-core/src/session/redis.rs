@@ -76,35 +76,38 @@ impl RedisStore {
         format!("{}{kind}:{id}", self.prefix)
     }
 
-    /// Deletes the sessions in the index set `index` (all of them, or those created at or
-    /// before `before`), and the index itself when it empties.
-    async fn revoke_indexed(&self, index: String, before: Option<u64>) -> Result<(), StoreError> {
+    /// Keeps the logout mark `key` (the latest `before` wins) until `until`, for bearer ID
+    /// Tokens.
+    async fn mark(&self, key: String, before: u64, until: u64) -> Result<(), StoreError> {
+        let ttl = until.saturating_sub(crate::clock::now()).max(1);
+        let mut conn = self.conn.clone();
+        let current: Option<u64> = conn.get(&key).await.map_err(store_error)?;
+        conn.set_ex::<_, _, ()>(&key, current.unwrap_or(0).max(before), ttl)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Deletes the sessions in the index set `index` created at or before `before`.
+    async fn revoke_indexed(&self, index: String, before: u64) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let ids: Vec<String> = conn.smembers(&index).await.map_err(store_error)?;
         if ids.is_empty() {
             return Ok(());
         }
         let keys: Vec<String> = ids.iter().map(|id| self.key("s", id)).collect();
-        let doomed: Vec<String> = match before {
-            None => keys,
-            Some(before) => {
-                let values: Vec<Option<String>> = conn.mget(&keys).await.map_err(store_error)?;
-                keys.into_iter()
-                    .zip(values)
-                    .filter(|(_, v)| {
-                        v.as_deref()
-                            .and_then(|json| serde_json::from_str::<SessionData>(json).ok())
-                            .is_none_or(|d| d.iat <= before)
-                    })
-                    .map(|(k, _)| k)
-                    .collect()
-            }
-        };
+        let values: Vec<Option<String>> = conn.mget(&keys).await.map_err(store_error)?;
+        let doomed: Vec<String> = keys
+            .into_iter()
+            .zip(values)
+            .filter(|(_, v)| {
+                v.as_deref()
+                    .and_then(|json| serde_json::from_str::<SessionData>(json).ok())
+                    .is_none_or(|d| d.iat <= before)
+            })
+            .map(|(k, _)| k)
+            .collect();
         if !doomed.is_empty() {
             let _: () = conn.del(&doomed).await.map_err(store_error)?;
-        }
-        if before.is_none() {
-            let _: () = conn.del(&index).await.map_err(store_error)?;
         }
         Ok(())
     }
@@ -139,20 +142,37 @@ impl SessionStore for RedisStore {
         pipe.atomic()
             .set_ex(self.key("s", &data.id), json, ttl)
             .ignore();
-        let sub = self.key("sub", &data.sub);
-        pipe.sadd(&sub, &data.id)
-            .ignore()
-            .expire(&sub, ttl as i64)
-            .ignore();
+        let mut index = |key: String| {
+            // The index lives as long as its longest-lived session: NX gives a new set its
+            // first expiry, GT only ever extends it.
+            pipe.sadd(&key, &data.id).ignore();
+            for flag in ["NX", "GT"] {
+                pipe.cmd("EXPIRE").arg(&key).arg(ttl).arg(flag).ignore();
+            }
+        };
+        index(self.key("sub", &data.sub));
         if let Some(sid) = &data.sid {
-            let sid = self.key("sid", sid);
-            pipe.sadd(&sid, &data.id)
-                .ignore()
-                .expire(&sid, ttl as i64)
-                .ignore();
+            index(self.key("sid", sid));
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn).await.map_err(store_error)
+    }
+
+    async fn refresh(&self, data: &SessionData) -> Result<bool, StoreError> {
+        let ttl = data.exp.saturating_sub(crate::clock::now()).max(1);
+        let json = serde_json::to_string(data).map_err(|e| StoreError(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        // XX: only a session that still exists is written; a logout in between stays.
+        let done: Option<String> = redis::cmd("SET")
+            .arg(self.key("s", &data.id))
+            .arg(json)
+            .arg("EX")
+            .arg(ttl)
+            .arg("XX")
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(done.is_some())
     }
 
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
@@ -163,10 +183,13 @@ impl SessionStore for RedisStore {
                     .await
                     .map_err(store_error)
             }
-            Revocation::Sid { sid, .. } => self.revoke_indexed(self.key("sid", &sid), None).await,
-            Revocation::Sub { sub, before, .. } => {
-                self.revoke_indexed(self.key("sub", &sub), Some(before))
-                    .await
+            Revocation::Sid { sid, before, until } => {
+                self.mark(self.key("mark-sid", &sid), before, until).await?;
+                self.revoke_indexed(self.key("sid", &sid), before).await
+            }
+            Revocation::Sub { sub, before, until } => {
+                self.mark(self.key("mark-sub", &sub), before, until).await?;
+                self.revoke_indexed(self.key("sub", &sub), before).await
             }
         }
     }
@@ -174,5 +197,33 @@ impl SessionStore for RedisStore {
     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> {
         // Revoked sessions are deleted, so a session that loads is live.
         Ok(false)
+    }
+
+    async fn is_token_revoked(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, StoreError> {
+        let mut keys = vec![self.key("mark-sub", sub)];
+        if let Some(sid) = sid {
+            keys.push(self.key("mark-sid", sid));
+        }
+        let mut conn = self.conn.clone();
+        let marks: Vec<Option<u64>> = conn.mget(&keys).await.map_err(store_error)?;
+        Ok(marks.into_iter().flatten().any(|before| iat <= before))
+    }
+
+    async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.exists(self.key("jti", jti)).await.map_err(store_error)
+    }
+
+    async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
+        let ttl = until.saturating_sub(crate::clock::now()).max(1);
+        let mut conn = self.conn.clone();
+        conn.set_ex::<_, _, ()>(self.key("jti", jti), 1, ttl)
+            .await
+            .map_err(store_error)
     }
 }

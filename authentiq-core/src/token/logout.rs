@@ -1,10 +1,7 @@
 //! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0, section 2.6) and the
 //! cache that refuses a replayed `jti`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Channel, Jws, rules};
 use crate::Authentiq;
@@ -15,30 +12,29 @@ use crate::error::TokenError;
 const LOGOUT_TOKEN_MAX_AGE: u64 = 300;
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-/// The `jti`s of logout tokens already used, each kept until the token could no longer be
-/// accepted anyway.
-#[derive(Debug, Default)]
-pub(crate) struct ReplayCache {
-    seen: Mutex<HashMap<String, u64>>,
-}
-
-impl ReplayCache {
-    /// Records `jti` until `keep_until`; `false` when it was already recorded.
-    fn first_use(&self, jti: &str, keep_until: u64, now: u64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, until| *until > now);
-        seen.insert(jti.to_owned(), keep_until).is_none()
-    }
+/// What a valid logout token says: who is logged out, from when, and its `jti` with how long
+/// it must be remembered.
+#[derive(Debug)]
+pub(crate) struct LogoutToken {
+    pub(crate) sub: Option<String>,
+    pub(crate) sid: Option<String>,
+    /// The token's `iat`: what began at or before it ends.
+    pub(crate) iat: u64,
+    pub(crate) jti: String,
+    /// Until when a replay of this token must be refused (its `exp` or age bound, plus
+    /// leeway).
+    pub(crate) keep_until: u64,
 }
 
 impl Authentiq {
     /// Validates a back-channel logout token: signature (HS256 with the client secret or the
-    /// JWKS), `iss`, `aud`, `iat` (and `exp` when present, else an age bound), `jti` (once),
-    /// the logout event, `sub` and/or `sid`, and no `nonce`.
+    /// JWKS), `iss`, `aud`, `iat` (and `exp` when present, else an age bound), `jti` present,
+    /// the logout event, `sub` and/or `sid`, and no `nonce`. Whether the `jti` was used before
+    /// is the session store's to say (see [`crate::SessionStore::jti_seen`]).
     pub(crate) async fn validate_logout_token(
         &self,
         token: &str,
-    ) -> Result<Map<String, Value>, TokenError> {
+    ) -> Result<LogoutToken, TokenError> {
         let cfg = self.config();
         let jws = Jws::parse(token)?;
         if let Some(t) = &jws.typ
@@ -67,6 +63,7 @@ impl Authentiq {
             None
         };
         rules::check_times(&registered, exp, now, leeway, max_age)?;
+        let iat = rules::issued_at(&registered)?;
         drop(registered);
         let claims = jws.payload()?;
         if claims.contains_key("nonce") {
@@ -90,10 +87,22 @@ impl Authentiq {
             .and_then(Value::as_str)
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or(TokenError::MissingClaim("jti"))?;
-        let keep_until = exp.unwrap_or(now + LOGOUT_TOKEN_MAX_AGE) + leeway;
-        if !self.inner.replay.first_use(jti, keep_until, now) {
-            return Err(TokenError::Replayed);
-        }
-        Ok(claims)
+        let keep_until = exp
+            .unwrap_or(iat.saturating_add(LOGOUT_TOKEN_MAX_AGE))
+            .saturating_add(leeway);
+        let text = |k: &str| {
+            claims
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(LogoutToken {
+            sub: text("sub"),
+            sid: text("sid"),
+            iat,
+            jti: jti.to_owned(),
+            keep_until,
+        })
     }
 }

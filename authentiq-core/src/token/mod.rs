@@ -21,7 +21,6 @@ use crate::clock;
 use crate::error::TokenError;
 
 pub(crate) use jws::Jws;
-pub(crate) use logout::ReplayCache;
 pub use policy::{AlgPolicy, Algorithm, Channel};
 
 /// A token whose signature and claim rules passed. Its claims deserialize into whatever the

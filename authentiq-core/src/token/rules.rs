@@ -151,6 +151,9 @@ pub(crate) struct Registered<'a> {
     at_hash: Loose<'a>,
     #[serde(borrow)]
     c_hash: Loose<'a>,
+    /// Present only in logout tokens (Security Event Tokens).
+    #[serde(borrow)]
+    events: Loose<'a>,
 }
 
 impl<'a> Registered<'a> {
@@ -180,6 +183,9 @@ pub(crate) fn check_id_token_claims(
     alg: Option<Algorithm>,
     e: &Expect<'_>,
 ) -> Result<(), TokenError> {
+    if !r.events.is_absent() {
+        return Err(TokenError::NotAnIdToken);
+    }
     check_issuer(r, e.issuer)?;
     match r.sub.as_str() {
         Some(s) if !s.is_empty() && s.len() <= 255 => {}
@@ -280,6 +286,11 @@ pub(crate) fn check_times(
         return Err(TokenError::NotYetValid);
     }
     Ok(())
+}
+
+/// The `iat` of a token (required).
+pub(crate) fn issued_at(r: &Registered<'_>) -> Result<u64, TokenError> {
+    numeric(&r.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))
 }
 
 /// The `exp` of a token, when present (logout tokens may lack it).
