@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use authentiq_core::adapter::{self, Reply, SessionCache};
-use authentiq_core::{Authentiq, Channel};
+use authentiq_core::{Authentiq, Channel, TokenError};
 use authentiq_dev::{Alg, ClientRegistration, DevProvider};
 use serde_json::json;
 
@@ -148,6 +148,144 @@ async fn mutated_tokens_never_validate_or_panic() {
         if let Ok(v) = r {
             assert_eq!(v.subject(), "user", "iteration {i}: {bad}");
         }
+    }
+}
+
+/// One claim rule broken on purpose, in a token signed with the provider's real key, and the
+/// exact refusal it must get.
+fn broken_claim(
+    rng: &mut Rng,
+    claims: &mut serde_json::Value,
+    client_id: &str,
+    now: u64,
+) -> TokenError {
+    let c = claims.as_object_mut().unwrap();
+    let garbage = || json!(["x", 1]);
+    match rng.below(16) {
+        0 => {
+            c.insert("iss".into(), json!("https://evil.example/"));
+            TokenError::Issuer
+        }
+        1 => {
+            c.remove("iss");
+            TokenError::MissingClaim("iss")
+        }
+        2 => {
+            c.insert("aud".into(), json!("someone-else"));
+            TokenError::Audience
+        }
+        3 => {
+            c.insert("aud".into(), json!([client_id, "someone-else"]));
+            TokenError::UntrustedAudience
+        }
+        4 => {
+            c.insert("aud".into(), garbage());
+            TokenError::MissingClaim("aud")
+        }
+        5 => {
+            c.insert("azp".into(), json!("someone-else"));
+            TokenError::AuthorizedParty
+        }
+        6 => {
+            c.insert("exp".into(), json!(now - 3600 - rng.below(10_000) as u64));
+            TokenError::Expired
+        }
+        7 => {
+            c.remove("exp");
+            TokenError::MissingClaim("exp")
+        }
+        8 => {
+            c.insert("exp".into(), json!("tomorrow"));
+            TokenError::MissingClaim("exp")
+        }
+        9 => {
+            c.insert("iat".into(), json!(now + 3600 + rng.below(10_000) as u64));
+            TokenError::IssuedInFuture
+        }
+        10 => {
+            c.remove("iat");
+            TokenError::MissingClaim("iat")
+        }
+        11 => {
+            c.insert("nbf".into(), json!(now + 3600));
+            TokenError::NotYetValid
+        }
+        12 => {
+            c.insert("sub".into(), json!(""));
+            TokenError::MissingClaim("sub")
+        }
+        13 => {
+            c.remove("sub");
+            TokenError::MissingClaim("sub")
+        }
+        14 => {
+            c.insert("nonce".into(), json!(format!("n-{}", rng.next())));
+            TokenError::Nonce
+        }
+        _ => {
+            c.insert(
+                "events".into(),
+                json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+            );
+            TokenError::NotAnIdToken
+        }
+    }
+}
+
+/// Mutations that reach every claim rule: each token is re-signed with the provider's own key
+/// after one claim was broken, and must be refused for exactly that claim. A second copy whose
+/// claims are honest but whose signature was altered must be refused as a bad signature: with
+/// signature checking disabled, this test fails.
+#[tokio::test]
+async fn signed_tokens_with_one_broken_claim_get_exactly_that_refusal() {
+    let (provider, auth, _, client_id) = setup().await;
+    let key = provider.signing_key(Alg::RS256).unwrap();
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid()});
+    let mut rng = Rng(0x5eed_0006);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for i in 0..400 {
+        let mut claims = json!({
+            "iss": provider.issuer(), "sub": format!("user-{i}"), "aud": client_id,
+            "exp": now + 600, "iat": now - 5, "nonce": "expected-nonce",
+            "name": mutate(&mut rng, "Alice Example"),
+        });
+        let honest = key.sign_jws(&header, &claims);
+        let ok = auth
+            .validate_id_token(
+                &honest,
+                Channel::Browser,
+                Some("expected-nonce"),
+                None,
+                None,
+            )
+            .await;
+        assert!(ok.is_ok(), "iteration {i}: the honest token: {ok:?}");
+        // The same honest claims under an altered signature.
+        let (signing_input, sig) = honest.rsplit_once('.').unwrap();
+        let mut sig: Vec<char> = sig.chars().collect();
+        let at = rng.below(sig.len() - 2);
+        sig[at] = if sig[at] == 'A' { 'B' } else { 'A' };
+        let forged = format!("{signing_input}.{}", sig.into_iter().collect::<String>());
+        let refused = auth
+            .validate_id_token(
+                &forged,
+                Channel::Browser,
+                Some("expected-nonce"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(refused, Err(TokenError::BadSignature), "iteration {i}");
+        // One claim broken, properly signed.
+        let expected = broken_claim(&mut rng, &mut claims, &client_id, now);
+        let token = key.sign_jws(&header, &claims);
+        let refused = auth
+            .validate_id_token(&token, Channel::Browser, Some("expected-nonce"), None, None)
+            .await;
+        assert_eq!(refused, Err(expected), "iteration {i}: {claims}");
     }
 }
 
