@@ -897,3 +897,185 @@ pub async fn oversized_body_gets_413<F: Framework>() {
     let res = app.call(post("application/json", body)).await;
     assert_json_error(&res, 400, "flow_missing");
 }
+
+/// The ID Token a logout hands to the provider as `id_token_hint` opens nothing afterwards:
+/// before the logout it is a valid bearer token on `/api/me`, after it 401 `invalid_token`.
+pub async fn logout_ends_the_id_token_as_bearer<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let me = app.call(api("/me").cookies(&jar)).await.json();
+    let sub = me["sub"].as_str().expect("sub").to_owned();
+    // The provider signs token-endpoint ID Tokens with HS256 (never valid as a bearer), so the
+    // sign-in's ID Token is presented as the RS256 token of the same provider session that a
+    // browser-side client would hold.
+    let bearer = h.provider.mint_id_token_with(
+        &h.client.client_id,
+        authentiq_dev::Alg::RS256,
+        &sub,
+        json!({"sid": me["sid"], "iat": unix_now() - 5}),
+    );
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {bearer}")))
+        .await;
+    assert_status(&res, 200, "the bearer token before the logout");
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/logout")
+                .header("origin", APP_URL)
+                .cookies(&jar),
+        )
+        .await;
+    assert_status(&res, 303, "logout");
+    assert!(param(res.header("location").unwrap_or_default(), "id_token_hint").is_some());
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {bearer}")))
+        .await;
+    assert_json_error(&res, 401, "invalid_token");
+    assert!(description(&res).contains("logout"), "{}", res.text());
+    assert!(
+        res.header("www-authenticate")
+            .is_some_and(|w| w.starts_with("Bearer error=\"invalid_token\"")),
+        "{:?}",
+        res.header("www-authenticate")
+    );
+    // A token of the same user in another provider session is untouched.
+    let other = h.provider.mint_id_token_with(
+        &h.client.client_id,
+        authentiq_dev::Alg::RS256,
+        &sub,
+        json!({"sid": "another-provider-session"}),
+    );
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {other}")))
+        .await;
+    assert_status(&res, 200, "another provider session");
+}
+
+/// Back-channel logout by `sub` alone ends that user's sessions and bearer tokens that began
+/// before the token's `iat`; a token issued after it lives.
+pub async fn backchannel_logout_by_sub_only<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let sub = app.call(api("/me").cookies(&jar)).await.json()["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    let now = unix_now();
+    let token = logout_token(&h, json!({"sub": sub, "jti": "by-sub", "iat": now + 2}));
+    let res = app.call(backchannel(token)).await;
+    assert_status(&res, 200, "back-channel logout by sub");
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    let bearer = |iat: u64| {
+        h.provider.mint_id_token_with(
+            &h.client.client_id,
+            authentiq_dev::Alg::RS256,
+            &sub,
+            json!({"iat": iat}),
+        )
+    };
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {}", bearer(now))))
+        .await;
+    assert_json_error(&res, 401, "invalid_token");
+    let res = app
+        .call(api("/api/me").header("authorization", &format!("Bearer {}", bearer(now + 3))))
+        .await;
+    assert_status(&res, 200, "a token issued after the logout");
+}
+
+/// Each check of a logout token, failed alone, is a 400 `invalid_token` that names the check
+/// and ends nothing: bad signature, `iss`, `aud`, `events`, `jti`, `exp`.
+pub async fn backchannel_logout_refuses_each_bad_token<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let jar = sign_in(&h, &app).await;
+    let sid = app.call(api("/me").cookies(&jar)).await.json()["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned();
+    let now = unix_now();
+    let forged = authentiq_dev::keys::hs256(
+        b"not-the-client-secret",
+        &json!({"alg": "HS256", "typ": "logout+jwt"}),
+        &json!({"iss": h.provider.issuer(), "aud": h.client.client_id, "iat": now,
+                "jti": "forged", "sid": sid,
+                "events": {"http://schemas.openid.net/event/backchannel-logout": {}}}),
+    );
+    let cases = [
+        (forged, "signature does not verify"),
+        (
+            logout_token(
+                &h,
+                json!({"sid": sid, "jti": "b1", "iss": "https://evil.example/"}),
+            ),
+            "issuer does not match",
+        ),
+        (
+            logout_token(&h, json!({"sid": sid, "jti": "b2", "aud": "someone-else"})),
+            "audience does not include this client",
+        ),
+        (
+            logout_token(&h, json!({"sid": sid, "jti": "b3", "events": {}})),
+            "lacks the back-channel logout event",
+        ),
+        (
+            logout_token(&h, json!({"sid": sid, "jti": null})),
+            "`jti` is missing",
+        ),
+        (
+            logout_token(&h, json!({"sid": sid, "jti": "b5", "exp": now - 600})),
+            "expired",
+        ),
+    ];
+    for (token, check) in cases {
+        let res = app.call(backchannel(token)).await;
+        assert_json_error(&res, 400, "invalid_token");
+        assert!(description(&res).contains(check), "{check}: {}", res.text());
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+        assert!(res.header("www-authenticate").is_none());
+    }
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "no bad token ended the session",
+    );
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A logout token for the harness's client, signed with its secret; `claims` override the
+/// defaults (a `null` removes one).
+fn logout_token(h: &Harness, claims: Value) -> String {
+    let mut c = json!({
+        "iss": h.provider.issuer(), "aud": h.client.client_id, "iat": unix_now(),
+        "jti": "j", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}
+    });
+    if let (Some(o), Some(e)) = (c.as_object_mut(), claims.as_object()) {
+        for (k, v) in e {
+            if v.is_null() {
+                o.remove(k);
+            } else {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    authentiq_dev::keys::hs256(
+        h.client.client_secret.as_bytes(),
+        &json!({"alg": "HS256", "typ": "logout+jwt"}),
+        &c,
+    )
+}
+
+fn backchannel(token: String) -> TestRequest {
+    TestRequest::new("POST", "/auth/backchannel-logout")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={token}"))
+}
