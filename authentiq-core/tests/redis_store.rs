@@ -309,7 +309,7 @@ async fn two_app_instances_share_sessions_and_logouts() {
 }
 
 #[tokio::test]
-async fn a_store_outage_is_503_not_a_panic() {
+async fn a_store_outage_is_503_and_the_app_reconnects_by_itself() {
     let mut server = RedisServer::start().unwrap();
     let provider = DevProvider::start().unwrap();
     let client = provider.register_client(ClientRegistration::default());
@@ -330,6 +330,40 @@ async fn a_store_outage_is_503_not_a_panic() {
         .unwrap_err();
     assert_eq!(err.error.code(), "session_store_unavailable");
     assert_eq!(err.reply.status(), 503);
+    // A logout while the store is away is a 503 too, never a false "signed out".
+    let logout = http::Request::post("/auth/logout")
+        .header("origin", "http://127.0.0.1:8000")
+        .header("accept", "application/json")
+        .header("cookie", cookie.split(';').next().unwrap())
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    assert_eq!(
+        adapter::respond(&auth, &logout, Some(b"")).await.status(),
+        503
+    );
+
+    // The server comes back (empty: it kept nothing). The running app reconnects by itself:
+    // a new sign-in works without a restart, and the lost session is simply unknown.
+    server.restart().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let fresh = loop {
+        match auth.session_cookie(&d).await {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert_eq!(e.code(), "session_store_unavailable");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the store did not come back: {e}"),
+        }
+    };
+    let me = head("GET", "/me", Some(fresh.split(';').next().unwrap()));
+    assert!(
+        adapter::require::<authentiq_core::Claims>(&auth, &me, &SessionCache::new())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -21,10 +21,23 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| DevError::TestServer(format!("no free port: {e}")))?;
+        let mut server = Self { child: None, port };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// Stops the server and starts a new, empty one on the same port (as after a crash of a
+    /// server without persistence), waiting until it answers.
+    pub fn restart(&mut self) -> Result<(), DevError> {
+        self.stop();
+        self.spawn()
+    }
+
+    fn spawn(&mut self) -> Result<(), DevError> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
-                &port.to_string(),
+                &self.port.to_string(),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -40,12 +53,9 @@ impl RedisServer {
                     "redis-server does not run ({e}); install it: apt-get install redis-server"
                 ))
             })?;
-        let server = Self {
-            child: Some(child),
-            port,
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.answers() {
+        while !self.answers() {
             if Instant::now() > deadline {
                 return Err(DevError::TestServer(
                     "redis-server did not answer PING".into(),
@@ -53,7 +63,7 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(server)
+        Ok(())
     }
 
     fn answers(&self) -> bool {

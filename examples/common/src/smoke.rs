@@ -274,12 +274,41 @@ fn start(binary: &str, env: &[(&str, &str)]) -> (bool, String) {
     ] {
         cmd.env_remove(var);
     }
-    cmd.envs(env.iter().copied()).env("RUST_LOG", "off");
-    let out = cmd.output().expect("the example binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cmd.envs(env.iter().copied())
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("the example binary runs");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    // A bad setting must stop the app at once; one that is accepted would serve forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .expect("the example binary can be waited on")
+        {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let text = reader.join().unwrap_or_default();
+    match status {
+        Some(status) => (status.success(), text),
+        None => (
+            true,
+            format!("the app was still running after 30 s, so it accepted {env:?}: {text}"),
+        ),
+    }
 }
 
 /// Runs the example `binary` with each bad setting and checks that it stops with one
