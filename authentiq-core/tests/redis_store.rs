@@ -375,3 +375,68 @@ async fn an_unreachable_redis_is_a_start_up_error() {
     let err = RedisStore::connect("not a url").await.unwrap_err();
     assert!(err.to_string().contains("session store"), "{err}");
 }
+
+/// An app restart, in both modes, as the docs describe it: with sessions in Redis a logout
+/// stays a logout; in cookie mode (revocations in process memory) a logged-out cookie copy
+/// under the same fixed key opens again after the restart.
+#[tokio::test]
+async fn what_an_app_restart_does_to_logouts() {
+    let server = RedisServer::start().unwrap();
+    let provider = DevProvider::start().unwrap();
+    let client = provider.register_client(ClientRegistration::default());
+    let logout = |cookie: &str| {
+        http::Request::post("/auth/logout")
+            .header("origin", "http://127.0.0.1:8000")
+            .header("cookie", cookie)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    };
+    let signed_in = |auth: Authentiq, cookie: String| async move {
+        let me = head("GET", "/me", Some(&cookie));
+        adapter::require::<authentiq_core::Claims>(&auth, &me, &SessionCache::new())
+            .await
+            .is_ok()
+    };
+    let mut d = data("restart-r", "alice", None, now());
+    d.iss = provider.issuer();
+    d.aud = client.client_id.clone();
+
+    // Redis mode.
+    let before = instance(&provider, &client, &server.url(), 6).await;
+    let cookie = before.session_cookie(&d).await.unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let reply = adapter::respond(&before, &logout(&cookie), Some(b"")).await;
+    assert_eq!(reply.status(), 303);
+    drop(before);
+    let after = instance(&provider, &client, &server.url(), 6).await;
+    assert!(!signed_in(after, cookie).await, "Redis keeps the logout");
+
+    // Cookie mode with a fixed key.
+    let cookie_mode = || async {
+        Authentiq::builder(provider.issuer(), &client.client_id)
+            .client_secret(&client.client_secret)
+            .public_url("http://127.0.0.1:8000")
+            .session_key(vec![6u8; 64])
+            .build()
+            .await
+            .unwrap()
+    };
+    let before = cookie_mode().await;
+    d.id = "restart-c".into();
+    let cookie = before.session_cookie(&d).await.unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(
+        adapter::respond(&before, &logout(&cookie), Some(b""))
+            .await
+            .status(),
+        303
+    );
+    assert!(!signed_in(before.clone(), cookie.clone()).await);
+    drop(before);
+    assert!(
+        signed_in(cookie_mode().await, cookie).await,
+        "the documented limit of cookie mode: the in-memory revocation list is gone"
+    );
+}
