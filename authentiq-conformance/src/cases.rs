@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::{
-    APP_URL, Approval, CountingStore, Framework, Grant, Harness, Jar, TestApp, TestRequest,
-    TestResponse,
+    APP_URL, Approval, Authentiq, CountingStore, DevProvider, Framework, Grant, Harness, Jar,
+    TestApp, TestRequest, TestResponse,
 };
 use authentiq_core::adapter::MAX_BODY;
 use authentiq_dev::Alg;
@@ -547,6 +547,64 @@ pub async fn provider_error_callback<F: Framework>() {
         .expect("deny");
     let res = app.call(api(&local(&denied)).cookies(&jar)).await;
     assert_json_error(&res, 403, "access_denied");
+}
+
+/// The provider going away and coming back: the callback that needed it answers 503
+/// `provider_unavailable` (JSON for API clients, an HTML page for browsers, never 500), the
+/// session that exists keeps working, and sign-in works again once the provider is back,
+/// without rebuilding the app. The case runs a provider of its own, since it stops it.
+pub async fn provider_down_gets_503<F: Framework>() {
+    let run = async {
+        let provider = DevProvider::start().expect("a provider of its own starts on loopback");
+        let client = provider.register_client(authentiq_dev::ClientRegistration {
+            redirect_uris: vec![format!("{APP_URL}/auth/callback")],
+            ..Default::default()
+        });
+        let key = vec![0x5a; 64];
+        let auth = Authentiq::builder(provider.issuer(), &client.client_id)
+            .client_secret(&client.client_secret)
+            .public_url(APP_URL)
+            .session_key(key.clone())
+            .build()
+            .await
+            .expect("the SDK configures itself against its provider");
+        let h = Harness {
+            provider,
+            client,
+            auth,
+            key,
+        };
+        let app = F::app(h.auth.clone()).await;
+        let session = sign_in(&h, &app).await;
+
+        h.provider.shutdown();
+        let (callback, flow) = approved(&h, &app, "/me", &Approval::default()).await;
+        let res = app.call(api(&callback).cookies(&flow)).await;
+        assert_json_error(&res, 503, "provider_unavailable");
+        let (callback, flow) = approved(&h, &app, "/me", &Approval::default()).await;
+        let res = app.call(browser(&callback).cookies(&flow)).await;
+        assert_status(&res, 503, "browser callback while the provider is away");
+        assert!(
+            res.header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")),
+            "an HTML page for the browser"
+        );
+        assert!(
+            res.text().contains("provider_unavailable"),
+            "{}",
+            res.text()
+        );
+        let res = app.call(api("/me").cookies(&session)).await;
+        assert_status(&res, 200, "the existing session while the provider is away");
+
+        h.provider.resume().expect("the provider comes back");
+        let again = sign_in(&h, &app).await;
+        let res = app.call(api("/me").cookies(&again)).await;
+        assert_status(&res, 200, "a new sign-in after the provider came back");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the case finished in time");
 }
 
 /// A required (`~r`) scope the user did not grant fails the sign-in.

@@ -32,6 +32,7 @@ macro_rules! for_each_case {
             missing_flow_cookie,
             code_replay,
             provider_error_callback,
+            provider_down_gets_503,
             required_scope_declined,
             offsite_return_to_absolute,
             offsite_return_to_protocol_relative,

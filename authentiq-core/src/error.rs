@@ -220,8 +220,9 @@ pub enum AuthError {
     /// The provider answered with something that is not a valid response.
     #[error("the provider's response is invalid: {0}")]
     InvalidProviderResponse(String),
-    /// The provider could not be reached in time.
-    #[error("the provider is unreachable: {0}")]
+    /// The provider could not be reached in time, or answered with something unreadable
+    /// (503 `provider_unavailable`).
+    #[error("the provider is unavailable: {0}")]
     ProviderUnavailable(String),
     /// A scope marked required (`~r`) was not granted.
     #[error("required scopes were declined: {}", .0.join(" "))]
@@ -278,8 +279,7 @@ impl AuthError {
             Self::RequiredScopeDeclined(_) | Self::CrossOrigin => 403,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge => 413,
-            Self::ProviderUnavailable(_) => 502,
-            Self::Store(_) => 503,
+            Self::ProviderUnavailable(_) | Self::Store(_) => 503,
             Self::NotConfigured => 500,
             _ => 400,
         }

@@ -1,5 +1,5 @@
-//! Talking to the OpenID Provider: discovery, the cached JWKS with single-flight refetch, the
-//! token endpoint and UserInfo.
+//! Talking to the OpenID Provider: discovery, the cached JWKS (expiring per the provider's
+//! `Cache-Control: max-age`, refetched single-flight), the token endpoint and UserInfo.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -16,6 +16,13 @@ use crate::token::{Algorithm, Jws};
 
 /// The most the SDK reads of any provider response.
 const MAX_RESPONSE: usize = 256 * 1024;
+
+/// How long a JWKS stays fresh when the provider sends no `Cache-Control: max-age`.
+pub(crate) const JWKS_DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The shortest time a JWKS is kept, whatever the provider says (`no-store`, `max-age=0`):
+/// keeps a provider from making every verification wait on a fetch.
+pub(crate) const JWKS_MIN_MAX_AGE: Duration = Duration::from_secs(5);
 
 /// The provider's endpoints, from discovery plus overrides.
 #[derive(Clone, Debug)]
@@ -80,10 +87,71 @@ pub(crate) struct Provider {
     /// The authorization endpoint, parsed once at start-up.
     pub(crate) authorize_url: url::Url,
     http: reqwest::Client,
-    keys: RwLock<Arc<KeySet>>,
-    generation: AtomicU64,
-    refetch: tokio::sync::Mutex<Option<Instant>>,
+    /// The JWKS as last fetched. Verification clones the `Arc` under the read lock and never
+    /// holds the lock longer.
+    keys: RwLock<Arc<CachedKeys>>,
+    /// Held across a refetch, so that concurrent callers share one fetch.
+    refetch: tokio::sync::Mutex<()>,
+    /// Last refetch attempt, and last failed one, as [`Stamp`]s.
+    last_attempt: Stamp,
+    last_failure: Stamp,
     refetch_interval: Duration,
+}
+
+/// The provider's keys and how long they stay fresh.
+struct CachedKeys {
+    keys: KeySet,
+    fetched: Instant,
+    max_age: Duration,
+}
+
+impl CachedKeys {
+    fn expired(&self) -> bool {
+        self.fetched.elapsed() >= self.max_age
+    }
+}
+
+/// Why a verification asks for fresh keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refetch {
+    /// The cached set is older than its max-age.
+    Expired,
+    /// No cached key matches the token's `kid` and algorithm.
+    UnknownKey,
+    /// A cached key matched but the signature failed: the provider may have put a new key
+    /// under a reused `kid`, or the token has no `kid`.
+    BadSignature,
+}
+
+/// An instant readable without a lock: milliseconds since `base`, plus one; zero for never.
+struct Stamp {
+    base: Instant,
+    at: AtomicU64,
+}
+
+impl Stamp {
+    fn new(base: Instant) -> Self {
+        Self {
+            base,
+            at: AtomicU64::new(0),
+        }
+    }
+
+    fn set_now(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.at.store(ms + 1, Ordering::Release);
+    }
+
+    /// Whether the stamp was set less than `window` ago.
+    fn within(&self, window: Duration) -> bool {
+        match self.at.load(Ordering::Acquire) {
+            0 => false,
+            at => {
+                let since = Duration::from_millis(at - 1);
+                self.base.elapsed().saturating_sub(since) < window
+            }
+        }
+    }
 }
 
 fn client(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
@@ -115,6 +183,13 @@ async fn read_limited(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    get_json_with_headers(http, url).await.map(|(_, v)| v)
+}
+
+async fn get_json_with_headers(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<(reqwest::header::HeaderMap, Value), String> {
     let res = http
         .get(url)
         .header("accept", "application/json")
@@ -125,8 +200,10 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
     if !status.is_success() {
         return Err(format!("HTTP status {status}"));
     }
+    let headers = res.headers().clone();
     let body = read_limited(res).await?;
-    serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
+    let value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
+    Ok((headers, value))
 }
 
 impl Provider {
@@ -197,52 +274,109 @@ impl Provider {
                 url: meta.jwks_uri.clone(),
                 reason,
             })?;
-        tracing::info!(issuer = %meta.issuer, keys = keys.len(), "OpenID Provider ready");
+        tracing::info!(issuer = %meta.issuer, keys = keys.keys.len(), max_age = ?keys.max_age, "OpenID Provider ready");
+        let base = Instant::now();
         Ok(Self {
             meta,
             authorize_url,
             http,
             keys: RwLock::new(Arc::new(keys)),
-            generation: AtomicU64::new(0),
-            refetch: tokio::sync::Mutex::new(None),
+            refetch: tokio::sync::Mutex::new(()),
+            last_attempt: Stamp::new(base),
+            last_failure: Stamp::new(base),
             refetch_interval: cfg.jwks_refetch_interval,
         })
     }
 
-    fn current_keys(&self) -> Arc<KeySet> {
+    fn current_keys(&self) -> Arc<CachedKeys> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Keys that can verify `jws`: the cached set, or, when no cached key matches, the set
-    /// after one refetch. Refetches are single-flight (concurrent callers wait for the one in
-    /// progress and use its result) and rate-limited; a failed refetch keeps the old keys. The
-    /// hot path only clones an `Arc` under a read lock: no lock is held across network I/O
-    /// except the refetch mutex, which only callers with an unknown key wait on.
-    pub(crate) async fn keys_for(&self, jws: &Jws<'_>, alg: Algorithm) -> Arc<KeySet> {
-        let keys = self.current_keys();
-        if jws.has_candidate(alg, &keys) {
-            return keys;
+    /// Verifies the signature of `jws` with the provider's keys.
+    ///
+    /// The cached set serves while it is younger than its max-age. Past it, this call refetches
+    /// first, so a key the provider stopped publishing stops verifying. When no cached key
+    /// matches, or one matches but the signature fails while the cached set is older than the
+    /// refetch interval (a new key under a reused `kid`, a token without `kid`), it refetches
+    /// once and verifies again. Refetches are single-flight: concurrent callers wait for the one
+    /// in progress and use its result. They are rate-limited: a refetch for an unknown or
+    /// failing key happens at most once per refetch interval, and after a failed refetch the
+    /// old keys stay in use (with a log line) for that interval before the next attempt.
+    ///
+    /// The hot path only clones an `Arc` under a read lock; the refetch mutex is only waited on
+    /// by callers that need fresh keys, and the rate limits are checked before waiting on it.
+    pub(crate) async fn verify(&self, jws: &Jws<'_>, alg: Algorithm) -> Result<(), TokenError> {
+        let mut cached = self.current_keys();
+        if cached.expired() {
+            cached = self.refetch(Refetch::Expired, cached).await;
         }
-        let seen = self.generation.load(Ordering::Acquire);
-        let mut last = self.refetch.lock().await;
-        if self.generation.load(Ordering::Acquire) != seen {
-            return self.current_keys();
+        if !jws.has_candidate(alg, &cached.keys) {
+            let fresh = self.refetch(Refetch::UnknownKey, cached).await;
+            return jws.verify_with(alg, &fresh.keys);
         }
-        if last.is_some_and(|t| t.elapsed() < self.refetch_interval) {
-            tracing::debug!(kid = ?jws.kid, "unknown key id; JWKS refetch is rate-limited");
-            return keys;
-        }
-        *last = Some(Instant::now());
-        match fetch_jwks(&self.http, &self.meta.jwks_uri).await {
-            Ok(fresh) if fresh.len() > 0 => {
-                tracing::info!(keys = fresh.len(), "provider keys refreshed");
-                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
-                self.generation.fetch_add(1, Ordering::AcqRel);
+        match jws.verify_with(alg, &cached.keys) {
+            Err(TokenError::BadSignature) if self.may_refetch(Refetch::BadSignature, &cached) => {
+                let fresh = self.refetch(Refetch::BadSignature, cached.clone()).await;
+                if Arc::ptr_eq(&fresh, &cached) {
+                    return Err(TokenError::BadSignature);
+                }
+                jws.verify_with(alg, &fresh.keys)
             }
-            Ok(_) => tracing::warn!("JWKS refetch returned no usable key; keeping the old keys"),
-            Err(e) => tracing::warn!("JWKS refetch failed, keeping the old keys: {e}"),
+            other => other,
         }
-        self.current_keys()
+    }
+
+    /// Whether a refetch for `why` is allowed now, given the set the caller holds.
+    fn may_refetch(&self, why: Refetch, held: &CachedKeys) -> bool {
+        let interval = self.refetch_interval;
+        match why {
+            Refetch::Expired => !self.last_failure.within(interval),
+            Refetch::UnknownKey => !self.last_attempt.within(interval),
+            Refetch::BadSignature => {
+                held.fetched.elapsed() >= interval && !self.last_attempt.within(interval)
+            }
+        }
+    }
+
+    /// Replaces the cached set with a fresh fetch, single-flight and rate-limited; returns the
+    /// set to verify with (the fresh one, one another caller just fetched, or `held` when the
+    /// refetch is not allowed or failed).
+    async fn refetch(&self, why: Refetch, held: Arc<CachedKeys>) -> Arc<CachedKeys> {
+        if !self.may_refetch(why, &held) {
+            tracing::debug!(?why, "JWKS refetch is rate-limited");
+            return held;
+        }
+        let _flight = self.refetch.lock().await;
+        let now = self.current_keys();
+        if !Arc::ptr_eq(&now, &held) {
+            // Another caller refetched while this one waited.
+            return now;
+        }
+        if !self.may_refetch(why, &held) {
+            return held;
+        }
+        self.last_attempt.set_now();
+        match fetch_jwks(&self.http, &self.meta.jwks_uri).await {
+            Ok(fresh) if fresh.keys.len() > 0 => {
+                tracing::info!(?why, keys = fresh.keys.len(), max_age = ?fresh.max_age, "provider keys refreshed");
+                let fresh = Arc::new(fresh);
+                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                fresh
+            }
+            Ok(_) => {
+                self.last_failure.set_now();
+                tracing::warn!(
+                    ?why,
+                    "JWKS refetch returned no usable key; keeping the old keys"
+                );
+                held
+            }
+            Err(e) => {
+                self.last_failure.set_now();
+                tracing::warn!(?why, "JWKS refetch failed, keeping the old keys: {e}");
+                held
+            }
+        }
     }
 
     /// Exchanges an authorization code at the token endpoint.
@@ -295,9 +429,11 @@ impl Provider {
                 AuthError::ProviderUnavailable(format!("token endpoint: {}", without_url(&e)))
             })?;
         let status = res.status();
+        // An answer that cannot be read, or that is neither a token response nor an OAuth
+        // error, is a provider failing: 503 `provider_unavailable`, like no answer at all.
         let bytes = read_limited(res)
             .await
-            .map_err(|e| AuthError::InvalidProviderResponse(format!("token endpoint: {e}")))?;
+            .map_err(|e| AuthError::ProviderUnavailable(format!("token endpoint: {e}")))?;
         if !status.is_success() {
             #[derive(Deserialize)]
             struct OAuthError {
@@ -309,13 +445,13 @@ impl Provider {
                     error: e.error,
                     description: e.error_description,
                 },
-                Err(_) => AuthError::InvalidProviderResponse(format!(
-                    "token endpoint answered HTTP {status}"
-                )),
+                Err(_) => {
+                    AuthError::ProviderUnavailable(format!("token endpoint answered HTTP {status}"))
+                }
             });
         }
         let tr: TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| AuthError::InvalidProviderResponse(format!("token response: {e}")))?;
+            .map_err(|e| AuthError::ProviderUnavailable(format!("token response: {e}")))?;
         if let Some(t) = &tr.token_type
             && !t.eq_ignore_ascii_case("bearer")
         {
@@ -353,11 +489,12 @@ impl Provider {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/jwt"));
+        // Unreadable answers, error statuses and non-JSON are the provider failing (503).
         let body = read_limited(res)
             .await
-            .map_err(|e| AuthError::InvalidProviderResponse(format!("userinfo: {e}")))?;
+            .map_err(|e| AuthError::ProviderUnavailable(format!("userinfo: {e}")))?;
         if !status.is_success() {
-            return Err(AuthError::InvalidProviderResponse(format!(
+            return Err(AuthError::ProviderUnavailable(format!(
                 "userinfo answered HTTP {status}"
             )));
         }
@@ -378,7 +515,7 @@ impl Provider {
             })?
         } else {
             serde_json::from_slice(&body)
-                .map_err(|_| AuthError::InvalidProviderResponse("userinfo is not JSON".into()))?
+                .map_err(|_| AuthError::ProviderUnavailable("userinfo is not JSON".into()))?
         };
         let Value::Object(map) = value else {
             return Err(AuthError::InvalidProviderResponse(
@@ -392,9 +529,44 @@ impl Provider {
     }
 }
 
-async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<KeySet, String> {
-    let doc = get_json(http, url).await?;
-    KeySet::from_jwks(&doc)
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<CachedKeys, String> {
+    let (headers, doc) = get_json_with_headers(http, url).await?;
+    let keys = KeySet::from_jwks(&doc)?;
+    let max_age = jwks_max_age(
+        headers
+            .get_all(reqwest::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    Ok(CachedKeys {
+        keys,
+        fetched: Instant::now(),
+        max_age,
+    })
+}
+
+/// How long a JWKS stays fresh, from the response's `Cache-Control` values:
+/// [`JWKS_DEFAULT_MAX_AGE`] without a `max-age`, the smallest `max-age` when several are given,
+/// never less than [`JWKS_MIN_MAX_AGE`]. `no-store`, `no-cache` and an unreadable `max-age`
+/// (RFC 9111 treats it as stale) count as zero, so they give the floor.
+pub(crate) fn jwks_max_age<'a>(values: impl Iterator<Item = &'a str>) -> Duration {
+    let mut age: Option<u64> = None;
+    for directive in values.flat_map(|v| v.split(',')) {
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (directive.trim(), None),
+        };
+        let secs = if name.eq_ignore_ascii_case("max-age") {
+            value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        } else if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            0
+        } else {
+            continue;
+        };
+        age = Some(age.map_or(secs, |a| a.min(secs)));
+    }
+    age.map_or(JWKS_DEFAULT_MAX_AGE, Duration::from_secs)
+        .max(JWKS_MIN_MAX_AGE)
 }
 
 /// A reqwest error without the URL (it may carry a code in the query).
@@ -407,4 +579,41 @@ fn without_url(e: &reqwest::Error) -> String {
         "request failed"
     };
     kind.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age(values: &[&str]) -> u64 {
+        jwks_max_age(values.iter().copied()).as_secs()
+    }
+
+    #[test]
+    fn max_age_from_cache_control() {
+        assert_eq!(age(&[]), 600, "default without the header");
+        assert_eq!(age(&["public"]), 600, "default without max-age");
+        assert_eq!(age(&["public, max-age=3600"]), 3600);
+        assert_eq!(age(&["Max-Age=\"120\""]), 120, "case and quotes");
+        assert_eq!(age(&["max-age=30", "max-age=90"]), 30, "the smallest wins");
+        assert_eq!(age(&["max-age=1"]), 5, "never under the floor");
+        assert_eq!(age(&["max-age=0"]), 5);
+        assert_eq!(age(&["no-store"]), 5);
+        assert_eq!(age(&["no-cache, max-age=600"]), 5);
+        assert_eq!(age(&["max-age=soon"]), 5, "unreadable counts as stale");
+        assert_eq!(
+            age(&["s-maxage=60"]),
+            600,
+            "shared-cache directives are not ours"
+        );
+    }
+
+    #[test]
+    fn stamps_tell_recent_from_old() {
+        let s = Stamp::new(Instant::now());
+        assert!(!s.within(Duration::from_secs(3600)), "never set");
+        s.set_now();
+        assert!(s.within(Duration::from_secs(3600)));
+        assert!(!s.within(Duration::ZERO));
+    }
 }

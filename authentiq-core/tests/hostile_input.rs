@@ -124,7 +124,7 @@ async fn setup() -> (DevProvider, Authentiq, String, String) {
 
 fn assert_client_error(reply: &Reply, what: &str) {
     assert!(
-        (300..500).contains(&reply.status()) || reply.status() == 502,
+        (300..500).contains(&reply.status()) || reply.status() == 503,
         "{what}: status {} body {}",
         reply.status(),
         String::from_utf8_lossy(reply.body())

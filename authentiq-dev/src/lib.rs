@@ -231,9 +231,10 @@ impl Approval {
 
 /// Handle to a running development provider. Cheap to clone.
 ///
-/// The provider runs on its own OS thread with its own multi-threaded tokio runtime, so it can
-/// be driven from any async runtime or from sync code. It stops when the last handle is
-/// dropped, or on [`DevProvider::shutdown`].
+/// The provider serves from its own OS thread with its own multi-threaded tokio runtime, so
+/// it can be driven from any async runtime or from sync code. It stops when the last handle is
+/// dropped, or on [`DevProvider::shutdown`]; [`DevProvider::resume`] serves again on the same
+/// address with the same keys, clients and sessions.
 #[derive(Clone)]
 pub struct DevProvider {
     inner: Arc<Running>,
@@ -241,29 +242,38 @@ pub struct DevProvider {
 
 struct Running {
     shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: Mutex<Option<Server>>,
+}
+
+/// One serving period: the listener's thread and runtime.
+struct Server {
     runtime: tokio::runtime::Handle,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    stop: oneshot::Sender<()>,
+    thread: JoinHandle<()>,
 }
 
 impl Running {
     fn stop(&self) {
-        let stop = self
-            .stop
+        let server = self
+            .server
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(stop) = stop {
-            let _ = stop.send(());
+        if let Some(server) = server {
+            let _ = server.stop.send(());
+            if server.thread.thread().id() != std::thread::current().id() {
+                let _ = server.thread.join();
+            }
         }
-        let thread = self
-            .thread
+    }
+
+    fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.server
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread.filter(|t| t.thread().id() != std::thread::current().id()) {
-            let _ = thread.join();
-        }
+            .as_ref()
+            .map(|s| s.runtime.clone())
     }
 }
 
@@ -281,6 +291,57 @@ impl std::fmt::Debug for DevProvider {
     }
 }
 
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DevError> {
+    let listener = TcpListener::bind(addr).map_err(|source| DevError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .and_then(|a| listener.set_nonblocking(true).map(|()| a))
+        .map_err(|source| DevError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// Serves `shared` on `listener` from a new thread and runtime.
+fn serve(shared: Arc<Shared>, listener: TcpListener) -> Result<Server, DevError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("authentiq-dev")
+        .enable_all()
+        .build()
+        .map_err(DevError::Runtime)?;
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = oneshot::channel();
+    let app = server::router(shared);
+    let thread = std::thread::Builder::new()
+        .name("authentiq-dev".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot use the listening socket");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    result = axum::serve(listener, app) => {
+                        if let Err(error) = result {
+                            tracing::error!(%error, "development provider failed");
+                        }
+                    }
+                    _ = stopped => {}
+                }
+            });
+            // Open connections die with the runtime.
+            runtime.shutdown_background();
+        })
+        .map_err(DevError::Runtime)?;
+    Ok(Server {
+        runtime: handle,
+        stop,
+        thread,
+    })
+}
+
 impl DevProvider {
     /// Starts a provider on `127.0.0.1` with a random free port. Returns once the socket
     /// accepts connections.
@@ -293,58 +354,39 @@ impl DevProvider {
         if !addr.ip().is_loopback() {
             return Err(DevError::NotLoopback(addr));
         }
-        let listener = TcpListener::bind(addr).map_err(|source| DevError::Bind { addr, source })?;
-        let bound = listener
-            .local_addr()
-            .and_then(|a| listener.set_nonblocking(true).map(|()| a))
-            .map_err(|source| DevError::Bind { addr, source })?;
+        let (listener, bound) = bind(addr)?;
         let base = match bound {
             SocketAddr::V4(a) => format!("http://{a}"),
             SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
         };
         let shared = Arc::new(Shared::new(base));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("authentiq-dev")
-            .enable_all()
-            .build()
-            .map_err(DevError::Runtime)?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = oneshot::channel();
-        let app = server::router(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("authentiq-dev".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(error) => {
-                            tracing::error!(%error, "cannot use the listening socket");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        result = axum::serve(listener, app) => {
-                            if let Err(error) = result {
-                                tracing::error!(%error, "development provider failed");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-                // Open connections die with the runtime.
-                runtime.shutdown_background();
-            })
-            .map_err(DevError::Runtime)?;
+        let server = serve(shared.clone(), listener)?;
         tracing::info!(issuer = %shared.issuer, "development provider started");
         Ok(DevProvider {
             inner: Arc::new(Running {
                 shared,
-                runtime: handle,
-                stop: Mutex::new(Some(stop)),
-                thread: Mutex::new(Some(thread)),
+                addr: bound,
+                server: Mutex::new(Some(server)),
             }),
         })
+    }
+
+    /// Serves again after [`shutdown`](Self::shutdown), on the same address, with the same
+    /// keys, clients, codes and sessions: a provider that went away and came back. Does
+    /// nothing while the provider is serving. Fails with [`DevError::Bind`] if another process
+    /// took the port in between.
+    pub fn resume(&self) -> Result<(), DevError> {
+        let mut server = self
+            .inner
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if server.is_none() {
+            let (listener, _) = bind(self.inner.addr)?;
+            *server = Some(serve(self.inner.shared.clone(), listener)?);
+            tracing::info!(issuer = %self.inner.shared.issuer, "development provider resumed");
+        }
+        Ok(())
     }
 
     fn shared(&self) -> &Shared {
@@ -488,15 +530,36 @@ impl DevProvider {
         sid: Option<&str>,
     ) -> Result<u16, DevError> {
         let (uri, token) = self.shared().logout_token(client_id, sub, sid)?;
-        self.inner
-            .runtime
+        let runtime = self.inner.runtime().ok_or(DevError::Stopped)?;
+        runtime
             .spawn(server::send_logout_token(uri, token))
             .await
             .map_err(|_| DevError::Stopped)?
     }
 
-    /// Stops the server. Handles stay usable for in-process calls; HTTP requests fail.
+    /// Stops the server and closes its open connections. Handles stay usable for in-process
+    /// calls; HTTP requests fail until [`resume`](Self::resume).
     pub fn shutdown(&self) {
         self.inner.stop();
+    }
+
+    /// Sets the `Cache-Control: max-age` (seconds) sent with the JWKS; `None` sends no
+    /// `Cache-Control` at all. The default is `max-age=600`.
+    pub fn set_jwks_max_age(&self, seconds: Option<u64>) {
+        self.shared().set_jwks_max_age(seconds);
+    }
+
+    /// Makes `key` the signing key for its algorithm, and returns the one it replaces. The
+    /// replaced key leaves the JWKS, and any published key with the same `kid` does too: with
+    /// `key.with_kid(old_kid)` this is a rotation that reuses a `kid`.
+    pub fn set_signing_key(&self, key: SigningKey) -> Option<SigningKey> {
+        self.shared().set_signing_key(key)
+    }
+
+    /// Stops publishing the key with this `kid` (a compromised key, say). A withdrawn signing
+    /// key is replaced by a fresh key of the same algorithm with a new `kid`. Returns whether
+    /// such a key was published.
+    pub fn withdraw_key(&self, kid: &str) -> bool {
+        self.shared().withdraw_key(kid)
     }
 }

@@ -118,7 +118,19 @@ async fn discovery(State(shared): AppState) -> Response {
 
 async fn jwks(State(shared): AppState) -> Response {
     shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    json_response(StatusCode::OK, &shared.jwks())
+    let body = shared.jwks().to_string();
+    match shared.jwks_max_age() {
+        Some(age) => (
+            StatusCode::OK,
+            [
+                (CONTENT_TYPE, "application/json".to_owned()),
+                (CACHE_CONTROL, format!("public, max-age={age}")),
+            ],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response(),
+    }
 }
 
 async fn authorize_get(

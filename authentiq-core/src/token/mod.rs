@@ -118,10 +118,12 @@ impl Authentiq {
                 }
                 jws.verify_hmac(secret).map(|()| Some(Algorithm::HS256))
             }
-            Some(alg) => {
-                let keys = self.inner.provider.keys_for(jws, alg).await;
-                jws.verify_with(alg, &keys).map(|()| Some(alg))
-            }
+            Some(alg) => self
+                .inner
+                .provider
+                .verify(jws, alg)
+                .await
+                .map(|()| Some(alg)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! and the in-process test helpers on `DevProvider` both call into this.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +29,8 @@ const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 const ACCESS_TOKEN_LIFETIME: u64 = 3600;
 /// Lifetime of Back-Channel Logout tokens.
 const LOGOUT_TOKEN_LIFETIME: u64 = 120;
+/// The JWKS `Cache-Control: max-age` until a test sets another, in seconds.
+pub(crate) const DEFAULT_JWKS_MAX_AGE: u64 = 600;
 /// The Back-Channel Logout event type.
 pub(crate) const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -168,6 +170,8 @@ pub(crate) struct Shared {
     pub(crate) issuer: String,
     state: Mutex<State>,
     pub(crate) jwks_fetches: AtomicUsize,
+    /// The JWKS `Cache-Control: max-age`, in seconds; `u64::MAX` sends no `Cache-Control`.
+    jwks_max_age: AtomicU64,
     pub(crate) token_requests: AtomicUsize,
     token_requests_by_client: Mutex<HashMap<String, usize>>,
 }
@@ -245,6 +249,7 @@ impl Shared {
                 devices: HashMap::new(),
             }),
             jwks_fetches: AtomicUsize::new(0),
+            jwks_max_age: AtomicU64::new(DEFAULT_JWKS_MAX_AGE),
             token_requests: AtomicUsize::new(0),
             token_requests_by_client: Mutex::new(HashMap::new()),
         }
@@ -298,6 +303,61 @@ impl Shared {
             .map(SigningKey::public_jwk)
             .collect();
         json!({ "keys": keys })
+    }
+
+    pub(crate) fn jwks_max_age(&self) -> Option<u64> {
+        match self.jwks_max_age.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            age => Some(age),
+        }
+    }
+
+    pub(crate) fn set_jwks_max_age(&self, age: Option<u64>) {
+        let age = age.map_or(u64::MAX, |a| a.min(u64::MAX - 1));
+        self.jwks_max_age.store(age, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_signing_key(&self, key: SigningKey) -> Option<SigningKey> {
+        let mut state = self.lock();
+        let alg = key.alg();
+        let kid = key.kid().to_owned();
+        // A reused kid names only the new key from now on.
+        state.retired_keys.retain(|k| k.kid() != kid);
+        match state.current_keys.iter().position(|k| k.alg() == alg) {
+            Some(i) => Some(std::mem::replace(&mut state.current_keys[i], key)),
+            None => {
+                state.current_keys.push(key);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn withdraw_key(&self, kid: &str) -> bool {
+        let mut state = self.lock();
+        let retired = state.retired_keys.len();
+        state.retired_keys.retain(|k| k.kid() != kid);
+        let mut found = state.retired_keys.len() != retired;
+        let withdrawn: Vec<Alg> = state
+            .current_keys
+            .iter()
+            .filter(|k| k.kid() == kid)
+            .map(SigningKey::alg)
+            .collect();
+        drop(state);
+        for alg in withdrawn {
+            found = true;
+            // Generated outside the lock (RSA is slow), then swapped in if still current.
+            let fresh = SigningKey::generate(alg);
+            let mut state = self.lock();
+            if let Some(slot) = state
+                .current_keys
+                .iter_mut()
+                .find(|k| k.alg() == alg && k.kid() == kid)
+            {
+                *slot = fresh;
+            }
+        }
+        found
     }
 
     pub(crate) fn rotate_keys(&self, keep_old: bool) {
