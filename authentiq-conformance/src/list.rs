@@ -48,6 +48,8 @@ macro_rules! for_each_case {
             bearer_hs256_refused,
             callback_post_json,
             oversized_body_gets_413,
+            bearer_header_text_cannot_break_challenge,
+            hostile_state_names_no_cookie,
         }
     };
 }

@@ -20,6 +20,20 @@ use crate::token::Channel;
 /// How long a sign-in may take between the redirect to the provider and the callback.
 const FLOW_LIFETIME: u64 = 600;
 
+/// Random bytes in a `state`; [`STATE_LEN`] is its base64url length.
+const STATE_BYTES: usize = 32;
+/// The length of every `state` the core issues: 32 bytes, base64url without padding.
+const STATE_LEN: usize = 43;
+
+/// Whether `state` has the form of one the core issued: exactly [`STATE_LEN`] base64url
+/// characters. Only such a value may become part of a cookie name or reach a header.
+fn well_formed_state(state: &str) -> bool {
+    state.len() == STATE_LEN
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// What the flow cookie remembers between login and callback.
 #[derive(Serialize, Deserialize)]
 struct Flow {
@@ -59,7 +73,7 @@ impl Authentiq {
     /// `return_to` (sanitised with [`safe_return_to`]).
     pub fn start_login(&self, return_to: Option<&str>, extra: &[(&str, &str)]) -> (String, String) {
         let cfg = &self.inner.cfg;
-        let state = random_token(32);
+        let state = random_token(STATE_BYTES);
         let nonce = random_token(32);
         let verifier = cfg.pkce.then(|| random_token(32));
         let mut url = self.inner.provider.authorize_url.clone();
@@ -113,6 +127,7 @@ impl Authentiq {
 
     /// One flow cookie per sign-in in progress, named after its state, so that sign-ins
     /// started in two tabs do not overwrite each other.
+    /// `state` must be [`well_formed_state`].
     fn flow_cookie_name(&self, state: &str) -> String {
         let key: String = state.chars().take(12).collect();
         format!("{}{key}", self.inner.names.flow_prefix)
@@ -187,12 +202,16 @@ impl Authentiq {
         clear: &mut Vec<String>,
     ) -> Result<Reply, AuthError> {
         let cfg = &self.inner.cfg;
-        let state = p.state.as_deref().filter(|s| !s.is_empty());
-        if let Some(s) = state
-            && s.len() <= 512
-        {
-            clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
-        }
+        // A state the core cannot have issued names no flow cookie: it is refused before any
+        // cookie name is derived from it, so no header ever carries its text.
+        let state = match p.state.as_deref() {
+            Some(s) if well_formed_state(s) => {
+                clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
+                Some(s)
+            }
+            Some("") | None => None,
+            Some(_) => return Err(AuthError::StateMismatch),
+        };
         if let Some(error) = p.error {
             return Err(AuthError::Provider {
                 error: truncate(&error, 64),
