@@ -901,6 +901,69 @@ pub async fn oversized_body_gets_413<F: Framework>() {
     assert_json_error(&res, 400, "flow_missing");
 }
 
+/// Every value of header `name`, joined as one list.
+fn header_list(res: &TestResponse, name: &str) -> String {
+    res.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Asserts that a response setting the session cookie keeps shared caches out: `private` or
+/// `no-store`, and `Vary: Cookie`.
+fn assert_not_shared_cacheable(res: &TestResponse, what: &str) {
+    let cc = header_list(res, "cache-control").to_ascii_lowercase();
+    assert!(
+        cc.split(',')
+            .any(|d| matches!(d.trim(), "private" | "no-store")),
+        "{what}: Cache-Control {cc:?}; headers {:?}",
+        res.headers
+    );
+    let vary = header_list(res, "vary").to_ascii_lowercase();
+    assert!(
+        vary.split(',').any(|v| v.trim() == "cookie"),
+        "{what}: Vary {vary:?}; headers {:?}",
+        res.headers
+    );
+}
+
+/// Every response that sets the session cookie (sign-in, a guarded response that slides the
+/// idle timer, a refusal that removes an unusable cookie) says `Cache-Control: private` or
+/// `no-store`, and `Vary: Cookie`, so that no shared cache hands one user's session to another.
+pub async fn session_cookie_responses_are_not_cached<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, _) = sign_in_with(&h, &app, "/me", &Approval::default()).await;
+    assert_status(&res, 303, "callback");
+    assert_not_shared_cacheable(&res, "sign-in");
+
+    let mut data = session_data(&h, "someone");
+    data.seen -= h.auth.config().session.idle.as_secs() / 2;
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    let res = me_with(&app, &cookie).await;
+    assert_status(&res, 200, "guarded route with a sliding session");
+    assert!(
+        res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with(&format!("{}=", session_name()))),
+        "the idle timer is refreshed: {:?}",
+        res.headers
+    );
+    assert_not_shared_cacheable(&res, "refreshed session on a guarded route");
+
+    let mut jar = Jar::new();
+    jar.set(session_name(), "garbage");
+    let res = app.call(api("/maybe").cookies(&jar)).await;
+    assert!(removes_session(&res), "removal: {:?}", res.headers);
+    assert_not_shared_cacheable(&res, "removed session on an optional route");
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert!(removes_session(&res), "removal: {:?}", res.headers);
+    assert_not_shared_cacheable(&res, "removed session on a refused request");
+}
+
 /// A bearer token whose header `alg` (or `typ`, or `kid`) holds CR/LF gets a 401 whose
 /// `WWW-Authenticate: Bearer error="invalid_token", ...` is intact, on every framework.
 pub async fn bearer_header_text_cannot_break_challenge<F: Framework>() {

@@ -2,7 +2,7 @@
 //! encrypted flow cookie, and completes at the callback (query, form or AuthentiqJS JSON):
 //! state, code exchange, ID Token rules, granted scopes, a fresh session.
 
-use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -334,7 +334,8 @@ impl Authentiq {
         };
         Ok(reply
             .header(SET_COOKIE, session_cookie)
-            .header(CACHE_CONTROL, "no-store"))
+            .header(CACHE_CONTROL, "no-store")
+            .header(VARY, "Cookie"))
     }
 
     fn read_flow(&self, head: &impl RequestHead, state: &str) -> Result<Flow, AuthError> {

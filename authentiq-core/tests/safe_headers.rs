@@ -7,8 +7,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authentiq_core::adapter;
-use authentiq_core::{Authentiq, Claims};
+use authentiq_core::adapter::{self, SessionCache};
+use authentiq_core::{Authentiq, Claims, SessionData};
 use authentiq_dev::{Alg, ClientRegistration, DevProvider};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -193,6 +193,83 @@ async fn token_header_text_cannot_break_www_authenticate() {
         assert!(challenge.ends_with('"'), "{case}: {challenge}");
         assert!(res.headers().get("x-injected").is_none());
     }
+}
+
+/// A guarded response that refreshes the session cookie asks shared caches not to store it:
+/// the adapter's one call yields the cookie with `Cache-Control: private` and `Vary: Cookie`.
+#[tokio::test]
+async fn a_refreshed_session_cookie_comes_with_caching_headers() {
+    let (provider, auth, client_id) = setup().await;
+    let now = now();
+    let data = SessionData {
+        id: "session-id".into(),
+        sub: "user".into(),
+        iss: provider.issuer(),
+        aud: client_id,
+        sid: None,
+        iat: now - 3600,
+        exp: now + 3600,
+        // Seen an hour ago: the idle timer slides and the cookie is resealed.
+        seen: now - 3600,
+        claims: serde_json::Map::new(),
+        id_token: None,
+        session_state: None,
+    };
+    let cookie = auth.session_cookie(&data).await.unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let h = head(
+        "GET",
+        "/me",
+        &[("accept", "application/json"), ("cookie", &pair)],
+    );
+
+    let cache = SessionCache::new();
+    assert!(cache.response_headers().is_empty(), "nothing read yet");
+    let who = adapter::require::<Claims>(&auth, &h, &cache).await.unwrap();
+    assert_eq!(who.subject, "user");
+    let headers: Vec<(String, String)> = cache
+        .response_headers()
+        .into_iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(headers.len(), 3, "{headers:?}");
+    assert_eq!(headers[0].0, "set-cookie");
+    assert!(headers[0].1.starts_with("authentiq_session="));
+    assert!(headers.contains(&("cache-control".into(), "private".into())));
+    assert!(headers.contains(&("vary".into(), "Cookie".into())));
+
+    // A fresh session needs no new cookie, and then no header at all.
+    let fresh = SessionData { seen: now, ..data };
+    let cookie = auth.session_cookie(&fresh).await.unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let h = head(
+        "GET",
+        "/me",
+        &[("accept", "application/json"), ("cookie", &pair)],
+    );
+    let cache = SessionCache::new();
+    adapter::require::<Claims>(&auth, &h, &cache).await.unwrap();
+    assert!(cache.response_headers().is_empty());
+
+    // Removing an unusable cookie is a Set-Cookie too, with the same headers.
+    let h = head(
+        "GET",
+        "/me",
+        &[
+            ("accept", "application/json"),
+            ("cookie", "authentiq_session=junk"),
+        ],
+    );
+    let cache = SessionCache::new();
+    adapter::require::<Claims>(&auth, &h, &cache)
+        .await
+        .unwrap_err();
+    let names: Vec<String> = cache
+        .response_headers()
+        .iter()
+        .map(|(n, _)| n.as_str().to_owned())
+        .collect();
+    assert_eq!(names, ["set-cookie", "cache-control", "vary"]);
 }
 
 /// `Debug` of the configuration, its builder and a reply shows no secret: not the client
