@@ -20,6 +20,12 @@ use crate::token::Channel;
 /// How long a sign-in may take between the redirect to the provider and the callback.
 const FLOW_LIFETIME: u64 = 600;
 
+/// At most this many sign-ins may be pending in one browser: a new login evicts the oldest.
+const MAX_PENDING_FLOWS: usize = 3;
+/// At most this many bytes of `name=value` pairs of flow cookies per browser, the new one
+/// included, so that pending sign-ins never push the `Cookie` header past common 8 KB limits.
+const FLOW_COOKIE_BUDGET: usize = 4096;
+
 /// Random bytes in a `state`; [`STATE_LEN`] is its base64url length.
 const STATE_BYTES: usize = 32;
 /// The length of every `state` the core issues: 32 bytes, base64url without padding.
@@ -123,6 +129,56 @@ impl Authentiq {
             .flow_cipher
             .seal(&name, &serde_json::to_vec(&flow).unwrap_or_default());
         (url.into(), self.cookie(&name, &sealed, FLOW_LIFETIME))
+    }
+
+    /// The `Set-Cookie` removals a login must send beside `new_cookie` (the flow cookie from
+    /// [`Authentiq::start_login`]), so that the browser keeps at most 3 pending sign-ins whose
+    /// flow cookies, the new one included, take at most 4 KB of its `Cookie` header: the
+    /// request's flow cookies that are unreadable or expired go first, then the oldest.
+    /// Cookies the SDK cannot have named are left alone.
+    pub fn evict_flow_cookies(&self, head: &impl RequestHead, new_cookie: &str) -> Vec<String> {
+        let prefix = &self.inner.names.flow_prefix;
+        let now = clock::now();
+        let new_len = new_cookie.split(';').next().unwrap_or(new_cookie).len();
+        let mut seen = Vec::new();
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        for (name, value) in head.cookies() {
+            let Some(key) = name.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let ours = key.len() == 12
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ours || seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let created = self
+                .inner
+                .flow_cipher
+                .open(name, value)
+                .and_then(|p| serde_json::from_slice::<Flow>(&p).ok())
+                .map(|f| f.created)
+                .filter(|c| now <= c.saturating_add(FLOW_LIFETIME));
+            match created {
+                Some(c) => live.push((c, name, name.len() + 1 + value.len())),
+                None => gone.push(self.remove_cookie(name)),
+            }
+        }
+        // Newest first: they are kept while the count and the budget allow.
+        live.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let (mut kept, mut total) = (1, new_len);
+        for (_, name, size) in live {
+            if kept < MAX_PENDING_FLOWS && total + 2 + size <= FLOW_COOKIE_BUDGET {
+                kept += 1;
+                total += 2 + size;
+            } else {
+                gone.push(self.remove_cookie(name));
+            }
+        }
+        gone
     }
 
     /// One flow cookie per sign-in in progress, named after its state, so that sign-ins
