@@ -212,7 +212,7 @@ async fn a_refreshed_session_cookie_comes_with_caching_headers() {
         // Seen an hour ago: the idle timer slides and the cookie is resealed.
         seen: now - 3600,
         claims: serde_json::Map::new(),
-        id_token: None,
+        id_token: Some("id.token.secret".into()),
         session_state: None,
     };
     let cookie = auth.session_cookie(&data).await.unwrap();
@@ -237,6 +237,22 @@ async fn a_refreshed_session_cookie_comes_with_caching_headers() {
     assert!(headers[0].1.starts_with("authentiq_session="));
     assert!(headers.contains(&("cache-control".into(), "private".into())));
     assert!(headers.contains(&("vary".into(), "Cookie".into())));
+
+    // The cache's Debug (frameworks log request extensions) shows neither the sealed cookie
+    // nor what the session holds.
+    let shown = format!("{cache:?}");
+    let sealed = headers[0]
+        .1
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
+    assert!(!shown.contains(sealed), "{shown}");
+    assert!(!shown.contains("session-id"), "{shown}");
+    assert!(!shown.contains("id.token.secret"), "{shown}");
+    assert!(shown.contains("valid"), "{shown}");
 
     // A fresh session needs no new cookie, and then no header at all.
     let fresh = SessionData { seen: now, ..data };
