@@ -8,7 +8,7 @@ use std::pin::Pin;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue, SET_COOKIE};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
@@ -147,10 +147,13 @@ where
         let fut = self.service.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            if let Some(cookie) = session.set_cookie()
-                && let Ok(v) = HeaderValue::from_str(cookie)
-            {
-                res.headers_mut().append(SET_COOKIE, v);
+            for (name, value) in session.response_headers() {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::try_from(name.as_str()),
+                    HeaderValue::from_str(value),
+                ) {
+                    res.headers_mut().append(n, v);
+                }
             }
             Ok(res)
         })

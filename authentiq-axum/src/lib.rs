@@ -102,10 +102,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            if let Some(cookie) = session.set_cookie()
-                && let Ok(v) = http::HeaderValue::from_str(cookie)
-            {
-                res.headers_mut().append(http::header::SET_COOKIE, v);
+            for (name, value) in session.response_headers() {
+                if let Ok(v) = http::HeaderValue::from_str(value) {
+                    res.headers_mut().append(name, v);
+                }
             }
             Ok(res)
         })

@@ -949,8 +949,11 @@ pub async fn oversized_body_gets_413<F: Framework>() {
         let res = app.call(post(content_type, vec![b'a'; MAX_BODY + 1])).await;
         assert_json_error(&res, 413, "payload_too_large");
     }
-    // A body of exactly the limit is read and judged: a callback without its flow cookie.
-    let mut body = br#"{"code":"c","state":"s"}"#.to_vec();
+    // A body of exactly the limit is read and judged: a callback (with a state of the form
+    // the SDK issues) without its flow cookie.
+    let mut body = json!({"code": "c", "state": "s".repeat(43)})
+        .to_string()
+        .into_bytes();
     body.resize(MAX_BODY, b' ');
     let res = app.call(post("application/json", body)).await;
     assert_json_error(&res, 400, "flow_missing");
@@ -1136,4 +1139,155 @@ fn backchannel(token: String) -> TestRequest {
     TestRequest::new("POST", "/auth/backchannel-logout")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("logout_token={token}"))
+}
+
+/// Every value of header `name`, joined as one list.
+fn header_list(res: &TestResponse, name: &str) -> String {
+    res.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Asserts that a response setting the session cookie keeps shared caches out: `private` or
+/// `no-store`, and `Vary: Cookie`.
+fn assert_not_shared_cacheable(res: &TestResponse, what: &str) {
+    let cc = header_list(res, "cache-control").to_ascii_lowercase();
+    assert!(
+        cc.split(',')
+            .any(|d| matches!(d.trim(), "private" | "no-store")),
+        "{what}: Cache-Control {cc:?}; headers {:?}",
+        res.headers
+    );
+    let vary = header_list(res, "vary").to_ascii_lowercase();
+    assert!(
+        vary.split(',').any(|v| v.trim() == "cookie"),
+        "{what}: Vary {vary:?}; headers {:?}",
+        res.headers
+    );
+}
+
+/// Every response that sets the session cookie (sign-in, a guarded response that slides the
+/// idle timer, a refusal that removes an unusable cookie) says `Cache-Control: private` or
+/// `no-store`, and `Vary: Cookie`, so that no shared cache hands one user's session to another.
+pub async fn session_cookie_responses_are_not_cached<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, _) = sign_in_with(&h, &app, "/me", &Approval::default()).await;
+    assert_status(&res, 303, "callback");
+    assert_not_shared_cacheable(&res, "sign-in");
+
+    let mut data = session_data(&h, "someone");
+    data.seen -= h.auth.config().session.idle.as_secs() / 2;
+    let cookie = h.auth.session_cookie(&data).await.expect("seal");
+    let res = me_with(&app, &cookie).await;
+    assert_status(&res, 200, "guarded route with a sliding session");
+    assert!(
+        res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with(&format!("{}=", session_name()))),
+        "the idle timer is refreshed: {:?}",
+        res.headers
+    );
+    assert_not_shared_cacheable(&res, "refreshed session on a guarded route");
+
+    let mut jar = Jar::new();
+    jar.set(session_name(), "garbage");
+    let res = app.call(api("/maybe").cookies(&jar)).await;
+    assert!(removes_session(&res), "removal: {:?}", res.headers);
+    assert_not_shared_cacheable(&res, "removed session on an optional route");
+    let res = app.call(api("/me").cookies(&jar)).await;
+    assert_json_error(&res, 401, "session_invalid");
+    assert!(removes_session(&res), "removal: {:?}", res.headers);
+    assert_not_shared_cacheable(&res, "removed session on a refused request");
+}
+
+/// A bearer token whose header `alg` (or `typ`, or `kid`) holds CR/LF gets a 401 whose
+/// `WWW-Authenticate: Bearer error="invalid_token", ...` is intact, on every framework.
+pub async fn bearer_header_text_cannot_break_challenge<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let key = h.provider.signing_key(Alg::RS256).expect("an RS256 key");
+    let genuine =
+        h.provider
+            .mint_id_token_with(&h.client.client_id, Alg::RS256, "api-user", json!({}));
+    let payload = genuine.split('.').nth(1).unwrap_or_default();
+    let payload: Value = url_b64_json(payload);
+    for header in [
+        json!({"alg": "RS256\r\nx-injected: 1", "kid": key.kid()}),
+        json!({"alg": "RS256", "typ": "JWT\r\n\r\n<h1>hi</h1>", "kid": key.kid()}),
+        json!({"alg": "RS256", "kid": "nope\r\nx-injected: 1"}),
+    ] {
+        let token = key.sign_jws(&header, &payload);
+        let res = app
+            .call(api("/api/me").header("authorization", &format!("Bearer {token}")))
+            .await;
+        assert_json_error(&res, 401, "invalid_token");
+        let challenge = res.header("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\", error_description=\"")
+                && challenge.ends_with('"')
+                && !challenge.chars().any(char::is_control),
+            "{header}: challenge {challenge:?}; headers {:?}",
+            res.headers
+        );
+        assert!(res.header("x-injected").is_none());
+        assert!(
+            !description(&res).chars().any(char::is_control),
+            "{header}: {}",
+            description(&res)
+        );
+    }
+}
+
+/// A callback `state` that is not what the SDK issues (43 base64url characters), CR/LF
+/// included, is refused as `state_mismatch` with no `Set-Cookie` named after it.
+pub async fn hostile_state_names_no_cookie<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (callback, jar) = approved(&h, &app, "/", &Approval::default()).await;
+    let state = param(&callback, "state").expect("state");
+    assert_eq!(state.len(), 43, "the SDK's state: {state}");
+    let code = param(&callback, "code").expect("code");
+    for forged in [
+        format!("{}\r\nx-injected: 1", &state[..12]),
+        format!("{state}x"),
+        format!("{}.", &state[..42]),
+    ] {
+        let enc: String = url::form_urlencoded::byte_serialize(forged.as_bytes()).collect();
+        let res = app
+            .call(api(&format!("/auth/callback?code={code}&state={enc}")).cookies(&jar))
+            .await;
+        assert_json_error(&res, 400, "state_mismatch");
+        assert!(
+            res.set_cookies().is_empty(),
+            "{forged:?}: {:?}",
+            res.set_cookies()
+        );
+        assert!(res.header("x-injected").is_none());
+    }
+    assert_eq!(h.provider.token_request_count_for(&h.client.client_id), 0);
+}
+
+/// The JSON of a base64url JWT part.
+fn url_b64_json(part: &str) -> Value {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in part.bytes() {
+        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
+            break;
+        };
+        bits = (bits << 6) | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap_or_default()
 }

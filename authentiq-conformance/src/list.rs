@@ -52,6 +52,9 @@ macro_rules! for_each_case {
             bearer_hs256_refused,
             callback_post_json,
             oversized_body_gets_413,
+            session_cookie_responses_are_not_cached,
+            bearer_header_text_cannot_break_challenge,
+            hostile_state_names_no_cookie,
         }
     };
 }

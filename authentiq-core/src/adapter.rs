@@ -12,8 +12,9 @@
 //!    `http::request::Parts` and `http::Request<B>` (`http` 1.x).
 //! 2. **Install per request.** The framework's middleware (layer, fairing, filter) creates one
 //!    [`SessionCache`] per request and puts it, with the [`Authentiq`], where the guards can
-//!    find it. After the handler ran, it appends [`SessionCache::set_cookie`] to the response
-//!    (a refreshed idle timer, or the removal of an unusable session cookie).
+//!    find it. After the handler ran, it appends [`SessionCache::response_headers`] to the
+//!    response: when the session cookie changed (a refreshed idle timer, or the removal of an
+//!    unusable cookie), its `Set-Cookie` with `Cache-Control: private` and `Vary: Cookie`.
 //! 3. **Guards.** `Authenticated` calls [`require`], `MaybeAuthenticated` calls [`optional`],
 //!    `Bearer` calls [`bearer`]. On refusal, send [`Rejection::reply`] as it is. A guard that
 //!    finds no [`SessionCache`] (the middleware was not installed) answers
@@ -62,8 +63,8 @@
 //!         Ok(user) => ToyResponse { status: 200, headers: vec![], body: user.subject.into_bytes() },
 //!         Err(refusal) => to_toy(refusal.reply),
 //!     };
-//!     if let Some(cookie) = cache.set_cookie() {
-//!         res.headers.push(("set-cookie".into(), cookie.to_owned()));
+//!     for (name, value) in cache.response_headers() {
+//!         res.headers.push((name.as_str().to_owned(), value.to_owned()));
 //!     }
 //!     res
 //! }

@@ -1,10 +1,10 @@
 //! The few cryptographic primitives the core needs, all from one backend (aws-lc-rs).
 //!
-//! Cookie encryption is written here on top of aws-lc-rs's AES-256-GCM rather than taken from
+//! Cookie encryption is written here on top of aws-lc-rs's AES-256-GCM-SIV rather than taken from
 //! the `cookie` crate's `private` feature, because that feature pulls in a second crypto stack
 //! (RustCrypto's aes-gcm, hmac, sha2). One backend keeps builds lean and audits simple.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::aead::{AES_256_GCM_SIV, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::{digest, hkdf, hmac, rand};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,6 +46,10 @@ pub(crate) fn hmac_sha256_verify(secret: &[u8], message: &[u8], tag: &[u8]) -> b
     hmac::verify(&key, message, tag).is_ok()
 }
 
+/// The HKDF salt of cookie keys. It names the cipher, so that a master key never yields the
+/// same AES key for two ciphers (v1 keys were AES-256-GCM's).
+const COOKIE_KEY_SALT: &[u8] = b"authentiq-rs cookie keys v2 AES-256-GCM-SIV";
+
 /// Derives a 32-byte purpose-specific key from the application's master key (HKDF-SHA256), so
 /// the session, flow and device cookies never share a key and one can't be replayed as another.
 fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
@@ -55,7 +59,7 @@ fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
             32
         }
     }
-    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"authentiq-rs cookie keys v1");
+    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, COOKIE_KEY_SALT);
     let prk = salt.extract(master);
     let info = [purpose.as_bytes()];
     let okm = prk
@@ -67,8 +71,13 @@ fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
     out
 }
 
-/// Authenticated encryption of cookie values: AES-256-GCM with a random 96-bit nonce, the
+/// Authenticated encryption of cookie values: AES-256-GCM-SIV with a random 96-bit nonce, the
 /// cookie's name as associated data, and base64url output: `nonce || ciphertext || tag`.
+///
+/// GCM-SIV resists nonce misuse: a session cookie is resealed at every idle slide under one
+/// long-lived key, and with plain AES-GCM a repeated random nonce (likely after about 2^32
+/// seals) would reveal the authentication key and let cookies be forged. Under GCM-SIV a
+/// repeated nonce only shows that two cookies hold the same plaintext.
 pub(crate) struct CookieCipher {
     keys: Vec<RandomizedNonceKey>,
 }
@@ -81,7 +90,7 @@ impl CookieCipher {
             .iter()
             .map(|m| {
                 let k = derive_key(m, purpose);
-                RandomizedNonceKey::new(&AES_256_GCM, &k).expect("32-byte AES-256 key")
+                RandomizedNonceKey::new(&AES_256_GCM_SIV, &k).expect("32-byte AES-256 key")
             })
             .collect();
         Self { keys }
@@ -92,7 +101,7 @@ impl CookieCipher {
         let mut buf = plain.to_vec();
         let nonce = self.keys[0]
             .seal_in_place_append_tag(Aad::from(name.as_bytes()), &mut buf)
-            .expect("AES-GCM sealing of a cookie-sized value cannot fail");
+            .expect("AES-GCM-SIV sealing of a cookie-sized value cannot fail");
         let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
         out.extend_from_slice(nonce.as_ref());
         out.extend_from_slice(&buf);
@@ -155,6 +164,59 @@ mod tests {
         assert_eq!(rotated.open("s", &sealed).unwrap(), b"v");
         let dropped = CookieCipher::new(&[vec![2u8; 64]], "session");
         assert!(dropped.open("s", &sealed).is_none());
+    }
+
+    /// The sealed form is AES-256-GCM-SIV under the derived key, checked with an independent
+    /// key object; the same bytes do not open as AES-256-GCM, so cookies sealed by 0.1's earlier
+    /// AES-256-GCM cipher (whose key came from the v1 salt) are refused, not misread.
+    #[test]
+    fn cookies_are_sealed_with_aes_256_gcm_siv() {
+        use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+        let master = vec![9u8; 64];
+        let sealed = CookieCipher::new(std::slice::from_ref(&master), "session").seal("n", b"hi");
+        let raw = b64url_decode(&sealed).unwrap();
+        let (nonce, ct) = raw.split_at(NONCE_LEN);
+        let key = derive_key(&master, "session");
+        let open = |alg| {
+            let k = LessSafeKey::new(UnboundKey::new(alg, &key).unwrap());
+            let mut buf = ct.to_vec();
+            let nonce = Nonce::try_assume_unique_for_key(nonce).unwrap();
+            k.open_in_place(nonce, Aad::from(&b"n"[..]), &mut buf)
+                .map(|p| p.to_vec())
+                .ok()
+        };
+        assert_eq!(open(&AES_256_GCM_SIV).unwrap(), b"hi");
+        assert!(open(&AES_256_GCM).is_none());
+
+        // A cookie sealed the v1 way (AES-256-GCM, key from the v1 salt) no longer opens.
+        struct Len32;
+        impl hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"authentiq-rs cookie keys v1").extract(&master);
+        let mut v1 = [0u8; 32];
+        prk.expand(&[b"session".as_slice()], Len32)
+            .unwrap()
+            .fill(&mut v1)
+            .unwrap();
+        let old = RandomizedNonceKey::new(&AES_256_GCM, &v1).unwrap();
+        let mut buf = b"hi".to_vec();
+        let n = old
+            .seal_in_place_append_tag(Aad::from(&b"n"[..]), &mut buf)
+            .unwrap();
+        let old_cookie = b64url(&[n.as_ref(), &buf[..]].concat());
+        let c = CookieCipher::new(&[master], "session");
+        assert!(c.open("n", &old_cookie).is_none());
+    }
+
+    /// Sealing the same value twice gives two different cookies (a fresh random nonce each time).
+    #[test]
+    fn each_seal_is_fresh() {
+        let c = CookieCipher::new(&[vec![4u8; 64]], "session");
+        assert_ne!(c.seal("s", b"same"), c.seal("s", b"same"));
     }
 
     #[test]

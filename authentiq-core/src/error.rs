@@ -5,6 +5,45 @@
 use crate::http::{ClientKind, Reply, RequestHead, html_escape};
 use http::header::{ALLOW, CACHE_CONTROL, WWW_AUTHENTICATE};
 
+/// The most bytes of untrusted text (a token's `alg`, `typ` or `kid`, a provider's error code,
+/// a parameter name) an error message carries, escapes included.
+const MAX_QUOTED: usize = 128;
+
+/// Untrusted text made safe for an error message, which reaches logs, JSON bodies, HTML pages
+/// and (for token errors) `WWW-Authenticate`: control characters (CR, LF, ESC, ...) are
+/// written as escapes (`\r`, `\n`, `\u{1b}`) and never as themselves, and the result is cut
+/// at [`MAX_QUOTED`] bytes (marked with `...`).
+pub(crate) fn safe_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_QUOTED + 3));
+    for c in s.chars() {
+        let before = out.len();
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        if out.len() > MAX_QUOTED {
+            out.truncate(before);
+            out.push_str("...");
+            break;
+        }
+    }
+    out
+}
+
+/// Text for a quoted-string in `error_description` (RFC 6750 3: printable ASCII without `"`
+/// and `\`): those two become `'`, anything else outside the range becomes `?`. A header value
+/// built from it is always valid, whatever the text.
+fn description_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 /// A configuration or start-up problem: bad issuer, unreachable discovery, bad key or variable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -85,7 +124,10 @@ pub enum TokenError {
     #[error("the token is unsigned")]
     Unsigned,
     /// An algorithm outside the policy for the channel the token arrived through.
-    #[error("algorithm {alg} is not allowed for tokens from {channel}")]
+    #[error(
+        "algorithm {} is not allowed for tokens from {channel}",
+        safe_text(alg)
+    )]
     AlgorithmNotAllowed {
         /// The header's `alg`.
         alg: String,
@@ -100,10 +142,10 @@ pub enum TokenError {
     #[error("the token header marks unknown extensions as critical")]
     UnknownCritical,
     /// A `typ` header for another kind of token.
-    #[error("the token type `{0}` is not accepted here")]
+    #[error("the token type `{}` is not accepted here", safe_text(.0))]
     WrongType(String),
     /// No key in the provider's JWKS matches (after one refetch).
-    #[error("no provider key matches (kid {kid:?})")]
+    #[error("no provider key matches (kid {})", kid.as_deref().map_or("none".into(), |k| format!("`{}`", safe_text(k))))]
     NoMatchingKey {
         /// The header's `kid`.
         kid: Option<String>,
@@ -193,7 +235,7 @@ pub enum AuthError {
     #[error("the ID Token is invalid: {0}")]
     InvalidIdToken(TokenError),
     /// A malformed request: bad header, parameter or body.
-    #[error("invalid request: {0}")]
+    #[error("invalid request: {}", safe_text(.0))]
     InvalidRequest(String),
     /// The callback's `state` matches no sign-in started in this browser.
     #[error("the state parameter does not match the sign-in started in this browser")]
@@ -202,7 +244,7 @@ pub enum AuthError {
     #[error("no sign-in is in progress in this browser, or it expired")]
     FlowMissing,
     /// The provider answered the authorization request with an error.
-    #[error("the provider refused the sign-in: {error}")]
+    #[error("the provider refused the sign-in: {}", safe_text(error))]
     Provider {
         /// The OAuth error code from the provider.
         error: String,
@@ -210,7 +252,7 @@ pub enum AuthError {
         description: Option<String>,
     },
     /// The token endpoint refused the code exchange.
-    #[error("the code exchange failed: {error}")]
+    #[error("the code exchange failed: {}", safe_text(error))]
     TokenExchange {
         /// The OAuth error code from the token endpoint.
         error: String,
@@ -218,14 +260,14 @@ pub enum AuthError {
         description: Option<String>,
     },
     /// The provider answered with something that is not a valid response.
-    #[error("the provider's response is invalid: {0}")]
+    #[error("the provider's response is invalid: {}", safe_text(.0))]
     InvalidProviderResponse(String),
     /// The provider could not be reached in time, or answered with something unreadable
     /// (503 `provider_unavailable`).
-    #[error("the provider is unavailable: {0}")]
+    #[error("the provider is unavailable: {}", safe_text(.0))]
     ProviderUnavailable(String),
     /// A scope marked required (`~r`) was not granted.
-    #[error("required scopes were declined: {}", .0.join(" "))]
+    #[error("required scopes were declined: {}", safe_text(&.0.join(" ")))]
     RequiredScopeDeclined(Vec<String>),
     /// A state-changing request from another origin.
     #[error("cross-origin request refused")]
@@ -237,7 +279,7 @@ pub enum AuthError {
     #[error("the request body is too large")]
     PayloadTooLarge,
     /// The session store failed.
-    #[error("the session store is unavailable: {0}")]
+    #[error("the session store is unavailable: {}", safe_text(.0))]
     Store(String),
     /// The app did not install the adapter's layer/middleware/fairing/filter.
     #[error(
@@ -299,7 +341,7 @@ impl AuthError {
         match self {
             Self::InvalidToken(e) => Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                e.to_string().replace(['"', '\\'], "'")
+                description_text(&e.to_string())
             )),
             Self::Unauthenticated | Self::SessionInvalid(_) => Some("Bearer".to_owned()),
             _ => None,

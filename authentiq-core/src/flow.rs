@@ -2,7 +2,7 @@
 //! encrypted flow cookie, and completes at the callback (query, form or AuthentiqJS JSON):
 //! state, code exchange, ID Token rules, granted scopes, a fresh session.
 
-use http::header::{CACHE_CONTROL, SET_COOKIE};
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -19,6 +19,26 @@ use crate::token::Channel;
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
 const FLOW_LIFETIME: u64 = 600;
+
+/// At most this many sign-ins may be pending in one browser: a new login evicts the oldest.
+const MAX_PENDING_FLOWS: usize = 3;
+/// At most this many bytes of `name=value` pairs of flow cookies per browser, the new one
+/// included, so that pending sign-ins never push the `Cookie` header past common 8 KB limits.
+const FLOW_COOKIE_BUDGET: usize = 4096;
+
+/// Random bytes in a `state`; [`STATE_LEN`] is its base64url length.
+const STATE_BYTES: usize = 32;
+/// The length of every `state` the core issues: 32 bytes, base64url without padding.
+const STATE_LEN: usize = 43;
+
+/// Whether `state` has the form of one the core issued: exactly [`STATE_LEN`] base64url
+/// characters. Only such a value may become part of a cookie name or reach a header.
+fn well_formed_state(state: &str) -> bool {
+    state.len() == STATE_LEN
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// What the flow cookie remembers between login and callback.
 #[derive(Serialize, Deserialize)]
@@ -59,7 +79,7 @@ impl Authentiq {
     /// `return_to` (sanitised with [`safe_return_to`]).
     pub fn start_login(&self, return_to: Option<&str>, extra: &[(&str, &str)]) -> (String, String) {
         let cfg = &self.inner.cfg;
-        let state = random_token(32);
+        let state = random_token(STATE_BYTES);
         let nonce = random_token(32);
         let verifier = cfg.pkce.then(|| random_token(32));
         let mut url = self.inner.provider.authorize_url.clone();
@@ -111,8 +131,63 @@ impl Authentiq {
         (url.into(), self.cookie(&name, &sealed, FLOW_LIFETIME))
     }
 
+    /// The `Set-Cookie` removals a login must send beside `new_cookie` (the flow cookie from
+    /// [`Authentiq::start_login`]), so that the browser keeps at most 3 pending sign-ins whose
+    /// flow cookies, the new one included, take at most 4 KB of its `Cookie` header: the
+    /// request's flow cookies that are unreadable or expired go first, then the oldest.
+    /// Cookies the SDK cannot have named are left alone.
+    pub(crate) fn evict_flow_cookies(
+        &self,
+        head: &impl RequestHead,
+        new_cookie: &str,
+    ) -> Vec<String> {
+        let prefix = &self.inner.names.flow_prefix;
+        let now = clock::now();
+        let new_len = new_cookie.split(';').next().unwrap_or(new_cookie).len();
+        let mut seen = Vec::new();
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        for (name, value) in head.cookies() {
+            let Some(key) = name.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let ours = key.len() == 12
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ours || seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let created = self
+                .inner
+                .flow_cipher
+                .open(name, value)
+                .and_then(|p| serde_json::from_slice::<Flow>(&p).ok())
+                .map(|f| f.created)
+                .filter(|c| now <= c.saturating_add(FLOW_LIFETIME));
+            match created {
+                Some(c) => live.push((c, name, name.len() + 1 + value.len())),
+                None => gone.push(self.remove_cookie(name)),
+            }
+        }
+        // Newest first: they are kept while the count and the budget allow.
+        live.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let (mut kept, mut total) = (1, new_len);
+        for (_, name, size) in live {
+            if kept < MAX_PENDING_FLOWS && total + 2 + size <= FLOW_COOKIE_BUDGET {
+                kept += 1;
+                total += 2 + size;
+            } else {
+                gone.push(self.remove_cookie(name));
+            }
+        }
+        gone
+    }
+
     /// One flow cookie per sign-in in progress, named after its state, so that sign-ins
     /// started in two tabs do not overwrite each other.
+    /// `state` must be [`well_formed_state`].
     fn flow_cookie_name(&self, state: &str) -> String {
         let key: String = state.chars().take(12).collect();
         format!("{}{key}", self.inner.names.flow_prefix)
@@ -187,12 +262,16 @@ impl Authentiq {
         clear: &mut Vec<String>,
     ) -> Result<Reply, AuthError> {
         let cfg = &self.inner.cfg;
-        let state = p.state.as_deref().filter(|s| !s.is_empty());
-        if let Some(s) = state
-            && s.len() <= 512
-        {
-            clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
-        }
+        // A state the core cannot have issued names no flow cookie: it is refused before any
+        // cookie name is derived from it, so no header ever carries its text.
+        let state = match p.state.as_deref() {
+            Some(s) if well_formed_state(s) => {
+                clear.push(self.remove_cookie(&self.flow_cookie_name(s)));
+                Some(s)
+            }
+            Some("") | None => None,
+            Some(_) => return Err(AuthError::StateMismatch),
+        };
         if let Some(error) = p.error {
             return Err(AuthError::Provider {
                 error: truncate(&error, 64),
@@ -315,7 +394,8 @@ impl Authentiq {
         };
         Ok(reply
             .header(SET_COOKIE, session_cookie)
-            .header(CACHE_CONTROL, "no-store"))
+            .header(CACHE_CONTROL, "no-store")
+            .header(VARY, "Cookie"))
     }
 
     fn read_flow(&self, head: &impl RequestHead, state: &str) -> Result<Flow, AuthError> {

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use http::HeaderName;
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -55,10 +58,33 @@ impl SessionCache {
     }
 
     /// The `Set-Cookie` to append to the response (a refreshed idle timer or the removal of an
-    /// unusable cookie), if the session was read and needs one.
+    /// unusable cookie), if the session was read and needs one. Adapters append
+    /// [`SessionCache::response_headers`], which carries it with the caching headers it needs.
     pub fn set_cookie(&self) -> Option<&str> {
         self.0.get().and_then(|c| c.set_cookie.as_deref())
     }
+
+    /// Every header to append to the response, in order: none when the session cookie is
+    /// unchanged; otherwise its `Set-Cookie`, `Cache-Control: private` (a shared cache must not
+    /// store a response that sets someone's session, nor serve it to anyone else) and
+    /// `Vary: Cookie`. Append them to whatever the handler set: caches combine repeated
+    /// `Cache-Control` and `Vary` headers, and `private` keeps shared caches out even beside
+    /// `public`.
+    pub fn response_headers(&self) -> Vec<(HeaderName, &str)> {
+        match self.set_cookie() {
+            Some(cookie) => session_cookie_headers(cookie),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The headers that go with a `Set-Cookie` for the session cookie on any response.
+pub(crate) fn session_cookie_headers(cookie: &str) -> Vec<(HeaderName, &str)> {
+    vec![
+        (SET_COOKIE, cookie),
+        (CACHE_CONTROL, "private"),
+        (VARY, "Cookie"),
+    ]
 }
 
 /// A guard's refusal: the reason, and the reply the core decided (a redirect to sign in for

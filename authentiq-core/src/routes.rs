@@ -161,7 +161,15 @@ impl Authentiq {
             .into_iter()
             .collect();
         let (url, cookie) = self.start_login(return_to.as_deref(), &extra);
-        Ok(Reply::redirect(303, url)
+        // A few pending sign-ins at most: older flow cookies go, so that the browser's
+        // `Cookie` header never outgrows what proxies accept.
+        let reply = self
+            .evict_flow_cookies(head, &cookie)
+            .into_iter()
+            .fold(Reply::redirect(303, url), |r, gone| {
+                r.header(SET_COOKIE, gone)
+            });
+        Ok(reply
             .header(SET_COOKIE, cookie)
             .header(CACHE_CONTROL, "no-store"))
     }

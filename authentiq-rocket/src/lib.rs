@@ -147,8 +147,10 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        if let Some(cookie) = context(req).and_then(|ctx| ctx.session.set_cookie()) {
-            res.adjoin_raw_header("set-cookie", cookie.to_owned());
+        if let Some(ctx) = context(req) {
+            for (name, value) in ctx.session.response_headers() {
+                res.adjoin_raw_header(name.as_str().to_owned(), value.to_owned());
+            }
         }
     }
 }

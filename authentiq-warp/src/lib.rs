@@ -152,8 +152,8 @@ impl Context {
     /// A refusal leaves the wrap before the response exists, so it carries the session's
     /// cookie itself.
     fn refuse(&self, mut r: Rejection) -> warp::Rejection {
-        if let Some(cookie) = self.session.set_cookie() {
-            r.reply = r.reply.header(SET_COOKIE, cookie);
+        for (name, value) in self.session.response_headers() {
+            r.reply = r.reply.header(name, value);
         }
         warp::reject::custom(AuthRejection(r))
     }
@@ -224,12 +224,17 @@ impl AuthFilter {
             .and(routes)
             .map(|registration: Registration, reply: R| {
                 let mut res = reply.into_response();
-                let cookie = registration.session.set_cookie();
-                if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
-                    // A refusal recovered inside the wrap already carries it.
-                    let headers = res.headers_mut();
-                    if !headers.get_all(SET_COOKIE).iter().any(|h| *h == v) {
-                        headers.append(SET_COOKIE, v);
+                let extra = registration.session.response_headers();
+                let headers = res.headers_mut();
+                // A refusal recovered inside the wrap already carries them.
+                let carried = extra.iter().any(|(name, value)| {
+                    *name == SET_COOKIE && headers.get_all(SET_COOKIE).iter().any(|h| h == value)
+                });
+                if !carried {
+                    for (name, value) in extra {
+                        if let Ok(v) = HeaderValue::from_str(value) {
+                            headers.append(name, v);
+                        }
                     }
                 }
                 res

@@ -147,7 +147,8 @@ impl ConfigBuilder {
         session: SessionConfig;
         /// Timeout per provider request.
         http_timeout: Duration;
-        /// Least time between JWKS refetches for unknown key ids.
+        /// Least time between JWKS refetches outside the cache's expiry (unknown key id,
+        /// failing signature, retry after a failed refresh).
         jwks_refetch_interval: Duration;
         /// Where the provider sends the browser after logout.
         post_logout_redirect_uri: Option<String>;

@@ -172,7 +172,9 @@ pub struct Config {
     pub session: SessionConfig,
     /// Timeout for each request to the provider. Default 10 s.
     pub http_timeout: Duration,
-    /// The least time between two JWKS refetches caused by unknown key ids. Default 10 s.
+    /// The least time between two JWKS refetches made outside the cache's own expiry (an
+    /// unknown key id, a signature that fails with the cached key, a failed refresh being
+    /// retried). Default 10 s.
     pub jwks_refetch_interval: Duration,
     /// Where the provider sends the browser after logout. Default `<public_url>/`.
     pub post_logout_redirect_uri: Option<String>,

@@ -8,7 +8,10 @@ use crate::error::AuthError;
 
 /// The outcome of reading the session cookie once for a request, plus a `Set-Cookie` the
 /// response should carry (a refreshed idle timer, or the removal of an unusable cookie).
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output shows the outcome and the subject only: never the session id, the ID
+/// Token, the claims or the sealed cookie.
+#[derive(Clone)]
 pub struct SessionCheck {
     pub(crate) state: SessionState,
     /// A `Set-Cookie` value to add to the response, if any.
@@ -21,6 +24,20 @@ pub(crate) enum SessionState {
     Valid(Box<SessionData>),
     Invalid(&'static str),
     Failed(String),
+}
+
+impl std::fmt::Debug for SessionCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("SessionCheck");
+        match &self.state {
+            SessionState::None => d.field("state", &"none"),
+            SessionState::Valid(data) => d.field("state", &"valid").field("sub", &data.sub),
+            SessionState::Invalid(why) => d.field("state", &"invalid").field("reason", why),
+            SessionState::Failed(e) => d.field("state", &"store failed").field("error", e),
+        };
+        d.field("set_cookie", &self.set_cookie.as_ref().map(|_| "<elided>"))
+            .finish()
+    }
 }
 
 impl SessionCheck {

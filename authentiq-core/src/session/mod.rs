@@ -28,8 +28,9 @@ pub use redis::RedisStore;
 #[error("{0}")]
 pub struct StoreError(pub String);
 
-/// One signed-in browser session.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One signed-in browser session. Its `Debug` output shows who and when, never the session
+/// id, the claims' values or the ID Token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionData {
     /// The session id issued by this app at sign-in (random, 128 bits).
     pub id: String,
@@ -57,6 +58,21 @@ pub struct SessionData {
     /// OIDC session management state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_state: Option<String>,
+}
+
+impl std::fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("sub", &self.sub)
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .field("iat", &self.iat)
+            .field("exp", &self.exp)
+            .field("seen", &self.seen)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to revoke.
@@ -166,6 +182,22 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::Map;
+
+    #[test]
+    fn debug_output_keeps_secrets_out() {
+        let mut d = data("the-session-id", "alice", Some("the-sid"), 1);
+        d.id_token = Some("header.payload.signature".into());
+        d.claims
+            .insert("email".into(), serde_json::json!("alice@example.com"));
+        let shown = format!("{d:?}");
+        for secret in ["the-session-id", "payload", "alice@example.com"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("alice") && shown.contains("email"),
+            "{shown}"
+        );
+    }
 
     pub(crate) fn data(id: &str, sub: &str, sid: Option<&str>, iat: u64) -> SessionData {
         SessionData {
