@@ -24,6 +24,9 @@ pub(crate) const FRAMEWORKS: &[(&str, &str, &str)] = &[
     ("warp", "authentiq-warp", "authentiq-example-warp"),
 ];
 
+/// The crates published to crates.io besides the adapters (which come from [`FRAMEWORKS`]).
+pub(crate) const PUBLISHED: &[&str] = &["authentiq-core", "authentiq-dev"];
+
 fn cargo(args: &[&str]) -> bool {
     eprintln!("$ cargo {}", args.join(" "));
     Command::new(env!("CARGO"))
