@@ -8,7 +8,8 @@
 /// Calls the macro at the path in brackets with the arguments after the brackets, in
 /// brackets, followed by every conformance case name in order:
 /// `for_each_case!([my_macro] a b)` expands to `my_macro! { [a b] public_route, ... }`.
-/// [`conformance_tests!`] and [`CASES`](crate::CASES) are generated this way.
+/// `conformance_tests!` and `CASES` are generated this way (plain names: xtask includes this
+/// file too, where links to the crate would not resolve).
 #[macro_export]
 macro_rules! for_each_case {
     ([$($then:tt)*] $($args:tt)*) => {

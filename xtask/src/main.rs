@@ -2,7 +2,7 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `ci` | format check, clippy with warnings as errors, the whole test suite |
+//! | `ci` | format check, clippy with warnings as errors, the whole test suite (doc tests too), `cargo doc` with warnings as errors, `cargo package` of the library crates |
 //! | `demo [framework]` | runs an example app with the embedded development provider |
 //! | `conformance` | runs the conformance suite for every adapter and prints a framework × case matrix |
 //! | `tidy` | checks the workspace layout rules (also run as a normal test) |
@@ -38,12 +38,32 @@ pub(crate) const FRAMEWORKS: &[(&str, &str, &str)] = &[
     ("warp", "authentiq-warp", "authentiq-example-warp"),
 ];
 
+/// The crates published to crates.io besides the adapters (which come from [`FRAMEWORKS`]).
+pub(crate) const PUBLISHED: &[&str] = &["authentiq-core", "authentiq-dev"];
+
 fn cargo(args: &[&str]) -> bool {
-    eprintln!("$ cargo {}", args.join(" "));
+    cargo_with(&[], args)
+}
+
+/// Runs cargo with extra environment variables, echoing both.
+fn cargo_with(env: &[(&str, &str)], args: &[&str]) -> bool {
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
+    eprintln!("$ {}cargo {}", shown.concat(), args.join(" "));
     Command::new(env!("CARGO"))
+        .envs(env.iter().copied())
         .args(args)
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The library crates, as `-p` arguments: core, dev and every adapter.
+fn published_packages() -> Vec<&'static str> {
+    PUBLISHED
+        .iter()
+        .copied()
+        .chain(FRAMEWORKS.iter().map(|(_, adapter, _)| *adapter))
+        .flat_map(|p| ["--package", p])
+        .collect()
 }
 
 /// What the tests need from the system: Debian's chromium and chromium-driver for the browser
@@ -110,6 +130,14 @@ fn ci() -> bool {
         ])
         && cargo(&["test", "--workspace", "--all-targets", "--all-features"])
         && cargo(&["test", "--workspace", "--doc", "--all-features"])
+        // The docs as docs.rs builds them (every feature), with broken links as errors.
+        && cargo_with(
+            &[("RUSTDOCFLAGS", "-D warnings")],
+            &["doc", "--workspace", "--no-deps", "--all-features"],
+        )
+        // What crates.io would receive: each library crate packaged and built from its
+        // package alone, the workspace's crates resolved from one another's packages.
+        && cargo(&[&["package", "--allow-dirty"][..], &published_packages()].concat())
 }
 
 fn demo(framework: &str) -> bool {

@@ -1,9 +1,10 @@
-//! Workspace layout rules: every adapter runs the conformance suite and has an example, and
-//! no adapter depends on another adapter (they share only the core).
+//! Workspace layout rules: every adapter runs the conformance suite and has an example, no
+//! adapter depends on another adapter (they share only the core), and every published crate
+//! ships its licences and has its README as its crate docs.
 
 use std::path::{Path, PathBuf};
 
-use crate::FRAMEWORKS;
+use crate::{FRAMEWORKS, PUBLISHED};
 
 /// The workspace root (the parent of this crate).
 pub(crate) fn workspace_root() -> PathBuf {
@@ -67,6 +68,39 @@ pub(crate) fn check(root: &Path) -> Result<(), Vec<String>> {
             problems.push(format!("{name} is not listed in xtask's FRAMEWORKS"));
         }
     }
+    // Every published crate: what crates.io and docs.rs show, and the licence texts.
+    let published = PUBLISHED
+        .iter()
+        .copied()
+        .chain(FRAMEWORKS.iter().map(|(_, adapter, _)| *adapter));
+    for krate in published {
+        let dir = root.join(krate);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        let has = |key: &str| manifest.lines().any(|l| l.trim_start().starts_with(key));
+        for key in ["readme = \"README.md\"", "keywords = ", "categories = "] {
+            if !has(key) {
+                problems.push(format!("{krate}/Cargo.toml has no `{key}`"));
+            }
+        }
+        if !has("[package.metadata.docs.rs]") {
+            problems.push(format!("{krate}/Cargo.toml has no docs.rs metadata"));
+        }
+        if has("publish = false") || has("publish.workspace") {
+            problems.push(format!(
+                "{krate} is published but its manifest says otherwise"
+            ));
+        }
+        for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+            // `metadata` follows the link to the workspace's copy, so a dangling one fails.
+            if !dir.join(licence).metadata().is_ok_and(|m| m.len() > 0) {
+                problems.push(format!("{krate} does not ship {licence}"));
+            }
+        }
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default();
+        if !lib.contains("#![doc = include_str!(\"../README.md\")]") {
+            problems.push(format!("{krate}'s crate docs are not its README"));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -120,6 +154,47 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("authentiq-tide is not listed")),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn tidy_finds_a_published_crate_without_licences_metadata_or_readme_docs() {
+        let dir = std::env::temp_dir().join(format!("authentiq-tidy-pub-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let core = dir.join("authentiq-core");
+        std::fs::create_dir_all(core.join("src")).expect("temp dir");
+        std::fs::write(
+            core.join("Cargo.toml"),
+            "[package]\nname = \"authentiq-core\"\nreadme = \"README.md\"\npublish = false\n",
+        )
+        .expect("write");
+        std::fs::write(core.join("LICENSE-MIT"), "MIT").expect("write");
+        std::fs::write(core.join("src/lib.rs"), "//! Other docs.\n").expect("write");
+        let problems = check(&dir).expect_err("problems are found");
+        let _ = std::fs::remove_dir_all(&dir);
+        let core_problems: Vec<&String> = problems
+            .iter()
+            .filter(|p| p.starts_with("authentiq-core"))
+            .collect();
+        for expected in [
+            "authentiq-core/Cargo.toml has no `keywords = `",
+            "authentiq-core/Cargo.toml has no `categories = `",
+            "authentiq-core/Cargo.toml has no docs.rs metadata",
+            "authentiq-core is published but its manifest says otherwise",
+            "authentiq-core does not ship LICENSE-APACHE",
+            "authentiq-core's crate docs are not its README",
+        ] {
+            assert!(
+                core_problems.iter().any(|p| *p == expected),
+                "{expected:?} not in {core_problems:?}"
+            );
+        }
+        // What it has is not reported.
+        assert!(
+            !core_problems
+                .iter()
+                .any(|p| p.contains("LICENSE-MIT") || p.contains("readme")),
+            "{core_problems:?}"
         );
     }
 }

@@ -9,6 +9,12 @@ pub mod browser;
 #[cfg(feature = "smoke")]
 pub mod smoke;
 
+/// The workspace README, whose snippets compile here as doc tests so they keep up with the
+/// crates they show.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
