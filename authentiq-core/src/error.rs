@@ -211,6 +211,10 @@ pub enum TokenError {
     /// was issued.
     #[error("the token was issued before a logout that ended it")]
     LoggedOut,
+    /// No cached key matches and the provider's key set could not be fetched just now: not
+    /// the token's fault, so it becomes 503 `provider_unavailable`.
+    #[error("the provider's keys could not be fetched")]
+    KeysUnavailable,
     /// A token carrying `events` (a logout token) offered as an ID Token.
     #[error("a logout token is not an ID Token")]
     NotAnIdToken,
@@ -289,6 +293,17 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A token refusal as `kind` (e.g. [`AuthError::InvalidIdToken`]), except when the
+    /// provider's keys could not be fetched: that is the provider's failure, 503.
+    pub(crate) fn token(kind: fn(TokenError) -> AuthError, e: TokenError) -> AuthError {
+        match e {
+            TokenError::KeysUnavailable => {
+                AuthError::ProviderUnavailable("the provider's key set could not be fetched".into())
+            }
+            e => kind(e),
+        }
+    }
+
     /// The stable machine code, used as `error` in JSON bodies and logs.
     pub fn code(&self) -> &'static str {
         match self {

@@ -294,7 +294,7 @@ impl Authentiq {
                         None,
                     )
                     .await
-                    .map_err(AuthError::InvalidIdToken)?;
+                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?;
                 }
                 let tr = self
                     .inner
@@ -313,7 +313,7 @@ impl Authentiq {
                         None,
                     )
                     .await
-                    .map_err(AuthError::InvalidIdToken)?
+                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?
                     .claims();
                 (claims, Some((tr, id_token)))
             }
@@ -323,7 +323,7 @@ impl Authentiq {
                 let claims = self
                     .validate_id_token(t, Channel::Browser, Some(&flow.nonce), at, None)
                     .await
-                    .map_err(AuthError::InvalidIdToken)?
+                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?
                     .claims();
                 (claims, None)
             }

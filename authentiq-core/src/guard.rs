@@ -217,7 +217,7 @@ impl Authentiq {
             .await
             .map_err(|e| {
                 tracing::info!(check = %e, "bearer token refused");
-                AuthError::InvalidToken(e)
+                AuthError::token(AuthError::InvalidToken, e)
             })?;
         let claims = valid.claims();
         let text = |k: &str| claims.get(k).and_then(Value::as_str);

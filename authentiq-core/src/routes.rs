@@ -296,7 +296,7 @@ impl Authentiq {
         let logout = self
             .validate_logout_token(&token)
             .await
-            .map_err(AuthError::InvalidToken)?;
+            .map_err(|e| AuthError::token(AuthError::InvalidToken, e))?;
         let store = &self.inner.cfg.session.store;
         let store_failed = |e: crate::session::StoreError| AuthError::Store(e.0);
         if store.jti_seen(&logout.jti).await.map_err(store_failed)? {

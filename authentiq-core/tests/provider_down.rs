@@ -159,6 +159,44 @@ async fn a_provider_that_goes_away_and_comes_back() {
     .await;
 }
 
+/// A bearer token signed by a key the app has not seen yet, while the provider (and so its
+/// JWKS) is away: the app cannot tell a good token from a bad one, so it answers 503
+/// `provider_unavailable`, not 401; once the provider is back, the same token is accepted.
+#[tokio::test]
+async fn a_new_key_while_the_jwks_is_unreachable_gives_503_then_verifies() {
+    bounded(async {
+        let provider = DevProvider::start().unwrap();
+        let client_id = provider
+            .register_client(ClientRegistration::default())
+            .client_id;
+        let auth = Authentiq::builder(provider.issuer(), &client_id)
+            .public_url("http://127.0.0.1:8000")
+            .session_key(vec![4u8; 64])
+            .jwks_refetch_interval(Duration::from_secs(1))
+            .build()
+            .await
+            .unwrap();
+        provider.rotate_keys(true);
+        let token =
+            provider.mint_id_token_with(&client_id, Alg::RS256, "kim", serde_json::json!({}));
+        let head = http::Request::get("/api/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        provider.shutdown();
+        let refused = adapter::bearer::<Claims>(&auth, &head).await.unwrap_err();
+        assert_eq!(refused.error.code(), "provider_unavailable");
+        assert_eq!(refused.reply.status(), 503);
+        provider.resume().unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let id = adapter::bearer::<Claims>(&auth, &head).await.unwrap();
+        assert_eq!(id.subject, "kim");
+    })
+    .await;
+}
+
 /// A token endpoint on loopback that answers every request with `response`, verbatim.
 async fn garbage_endpoint(response: &'static str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

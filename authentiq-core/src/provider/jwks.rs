@@ -99,6 +99,12 @@ impl Provider {
         }
         if !jws.has_candidate(alg, &cached.keys) {
             let fresh = self.refetch(Refetch::UnknownKey, cached).await;
+            if !jws.has_candidate(alg, &fresh.keys)
+                && self.last_failure.within(self.refetch_interval)
+            {
+                // The key may well exist: the provider could not be asked.
+                return Err(TokenError::KeysUnavailable);
+            }
             return jws.verify_with(alg, &fresh.keys);
         }
         match jws.verify_with(alg, &cached.keys) {
