@@ -1,5 +1,5 @@
-//! ID Tokens and logout tokens: keys, compact JWS, the per-channel algorithm policy, the claim
-//! rules, and the replay cache for logout tokens.
+//! ID Tokens and logout tokens: keys, compact JWS, the per-channel algorithm policy and the
+//! claim rules. Whether a logout token's `jti` was used before is the session store's to say.
 //!
 //! Verification is written directly on aws-lc-rs: every JWKS key is parsed once into a
 //! `ParsedPublicKey`, so the per-token cost is one signature check plus two small JSON parses.
