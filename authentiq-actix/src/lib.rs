@@ -147,12 +147,28 @@ where
         let fut = self.service.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            for (name, value) in session.response_headers() {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::try_from(name.as_str()),
-                    HeaderValue::from_str(value),
-                ) {
-                    res.headers_mut().append(n, v);
+            if session.set_cookie().is_some() {
+                let headers = res.headers_mut();
+                let current = |name: &str| {
+                    headers
+                        .get_all(name)
+                        .filter_map(|v| v.to_str().ok())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let (cache_control, vary) = (current("cache-control"), current("vary"));
+                for (name, value) in session.response_headers(&cache_control, &vary) {
+                    if let (Ok(n), Ok(v)) = (
+                        HeaderName::try_from(name.as_str()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        // `Set-Cookie` is appended; the caching headers replace what was there.
+                        if n == actix_web::http::header::SET_COOKIE {
+                            headers.append(n, v);
+                        } else {
+                            headers.insert(n, v);
+                        }
+                    }
                 }
             }
             Ok(res)

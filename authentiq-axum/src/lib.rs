@@ -102,11 +102,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            for (name, value) in session.response_headers() {
-                if let Ok(v) = http::HeaderValue::from_str(value) {
-                    res.headers_mut().append(name, v);
-                }
-            }
+            session.apply(res.headers_mut());
             Ok(res)
         })
     }

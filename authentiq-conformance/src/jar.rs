@@ -35,6 +35,10 @@ impl Jar {
     pub fn set(&mut self, name: &str, value: &str) {
         self.0.insert(name.into(), value.into());
     }
+    /// Removes a cookie.
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
+    }
     /// A cookie's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

@@ -2,8 +2,9 @@
 //!
 //! An adapter's `tests/conformance.rs` implements [`Framework`] for its in-process test client
 //! and calls [`conformance_tests!`], which generates one test per case in [`CASES`], so a
-//! failure never hides the others. Every case asserts exact statuses, `Location`,
-//! `WWW-Authenticate` and JSON bodies, so passing adapters answer byte for byte alike.
+//! failure never hides the others. Cases compare whole values: statuses, `Location` URLs
+//! (every query parameter), every `WWW-Authenticate`, whole JSON error bodies, and every value
+//! of a header ([`TestResponse::header`] refuses to read one of several).
 //!
 //! The cases are listed once, in [`for_each_case!`]: the tests, [`CASES`] and the case names
 //! `cargo xtask conformance` shows are all generated from that list.
@@ -110,12 +111,24 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    /// The first value of `name`.
+    /// The value of `name`. Panics when the response repeats the header, so that no case
+    /// judges only the first of several values: read those with [`Self::header_all`].
     pub fn header(&self, name: &str) -> Option<&str> {
+        let all = self.header_all(name);
+        assert!(
+            all.len() <= 1,
+            "header `{name}` is repeated: {all:?}; headers {:?}",
+            self.headers
+        );
+        all.first().copied()
+    }
+    /// Every value of `name`, in order.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+            .collect()
     }
     /// Every `Set-Cookie`.
     pub fn set_cookies(&self) -> Vec<&str> {
@@ -180,16 +193,25 @@ impl Harness {
     pub async fn with(
         f: impl FnOnce(authentiq_core::ConfigBuilder) -> authentiq_core::ConfigBuilder,
     ) -> Self {
+        Self::at(APP_URL, f).await
+    }
+
+    /// A harness for an app served at `public_url` (e.g. an `https://` one), whose
+    /// configuration `f` adjusts.
+    pub async fn at(
+        public_url: &str,
+        f: impl FnOnce(authentiq_core::ConfigBuilder) -> authentiq_core::ConfigBuilder,
+    ) -> Self {
         let provider = provider().clone();
         let client = provider.register_client(authentiq_dev::ClientRegistration {
-            redirect_uris: vec![format!("{APP_URL}/auth/callback")],
-            post_logout_redirect_uris: vec![format!("{APP_URL}/")],
+            redirect_uris: vec![format!("{public_url}/auth/callback")],
+            post_logout_redirect_uris: vec![format!("{public_url}/")],
             ..Default::default()
         });
         let key = random_key();
         let auth = f(Authentiq::builder(provider.issuer(), &client.client_id)
             .client_secret(&client.client_secret)
-            .public_url(APP_URL)
+            .public_url(public_url)
             .session_key(key.clone()))
         .build()
         .await

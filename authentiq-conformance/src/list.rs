@@ -52,10 +52,14 @@ macro_rules! for_each_case {
             bearer_invalid,
             bearer_hs256_refused,
             callback_post_json,
+            callback_form_post,
+            callback_json_with_id_token,
             oversized_body_gets_413,
             session_cookie_responses_are_not_cached,
             bearer_header_text_cannot_break_challenge,
             hostile_state_names_no_cookie,
+            forget_removes_remembered_device,
+            https_cookies_are_secure_host_cookies,
         }
     };
 }

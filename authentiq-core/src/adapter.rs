@@ -12,9 +12,10 @@
 //!    `http::request::Parts` and `http::Request<B>` (`http` 1.x).
 //! 2. **Install per request.** The framework's middleware (layer, fairing, filter) creates one
 //!    [`SessionCache`] per request and puts it, with the [`Authentiq`], where the guards can
-//!    find it. After the handler ran, it appends [`SessionCache::response_headers`] to the
+//!    find it. After the handler ran, it applies [`SessionCache::response_headers`] to the
 //!    response: when the session cookie changed (a refreshed idle timer, or the removal of an
-//!    unusable cookie), its `Set-Cookie` with `Cache-Control: private` and `Vary: Cookie`.
+//!    unusable cookie), its `Set-Cookie`, with `private` merged into `Cache-Control` and
+//!    `Cookie` into `Vary` (one value each). On `http` 1.x types, [`SessionCache::apply`].
 //! 3. **Guards.** `Authenticated` calls [`require`], `MaybeAuthenticated` calls [`optional`],
 //!    `Bearer` calls [`bearer`]. On refusal, send [`Rejection::reply`] as it is. A guard that
 //!    finds no [`SessionCache`] (the middleware was not installed) answers
@@ -63,8 +64,18 @@
 //!         Ok(user) => ToyResponse { status: 200, headers: vec![], body: user.subject.into_bytes() },
 //!         Err(refusal) => to_toy(refusal.reply),
 //!     };
-//!     for (name, value) in cache.response_headers() {
-//!         res.headers.push((name.as_str().to_owned(), value.to_owned()));
+//!     let current = |name: &str| -> String {
+//!         let values: Vec<&str> = res.headers.iter()
+//!             .filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
+//!         values.join(", ")
+//!     };
+//!     let (cache_control, vary) = (current("cache-control"), current("vary"));
+//!     for (name, value) in cache.response_headers(&cache_control, &vary) {
+//!         // `Set-Cookie` is appended; `Cache-Control` and `Vary` replace what was there.
+//!         if name != adapter::header::SET_COOKIE {
+//!             res.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name.as_str()));
+//!         }
+//!         res.headers.push((name.as_str().to_owned(), value));
 //!     }
 //!     res
 //! }

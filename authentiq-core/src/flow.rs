@@ -74,6 +74,10 @@ enum Answer {
     Json,
 }
 
+fn store_failed(e: crate::session::StoreError) -> AuthError {
+    AuthError::Store(e.0)
+}
+
 impl Authentiq {
     /// The authorization URL and the flow cookie for a new sign-in that returns to
     /// `return_to` (sanitised with [`safe_return_to`]).
@@ -281,6 +285,16 @@ impl Authentiq {
         let state =
             state.ok_or_else(|| AuthError::InvalidRequest("the callback has no state".into()))?;
         let flow = self.read_flow(head, state)?;
+        // A flow completes once. The browser's copy of the flow cookie is removed by every
+        // answer, and a completed flow's state is remembered in the session store until the
+        // cookie would have expired, so a copy of the cookie replayed with its code is refused
+        // here, before the provider is asked again. Only completed sign-ins are remembered,
+        // so requests cannot grow that memory without the provider's approval.
+        let store = &cfg.session.store;
+        let completed = format!("flow-state:{state}");
+        if store.jti_seen(&completed).await.map_err(store_failed)? {
+            return Err(AuthError::FlowMissing);
+        }
         let (claims, tokens) = match (p.code.as_deref(), p.id_token.as_deref()) {
             (Some(code), browser_token) => {
                 // Hybrid: a browser-delivered ID Token must hold an asymmetric signature,
@@ -382,6 +396,10 @@ impl Authentiq {
             session_state,
         };
         let session_cookie = self.session_cookie(&data).await?;
+        store
+            .record_jti(&completed, flow.created.saturating_add(FLOW_LIFETIME))
+            .await
+            .map_err(store_failed)?;
         tracing::info!(sub = %sub, "signed in");
         let reply = match answer {
             Answer::Redirect => Reply::redirect(303, flow.return_to.clone()),

@@ -42,7 +42,7 @@ pub struct Identity<C = Claims> {
 
 /// Reads the session at most once per request and remembers the `Set-Cookie` the response
 /// must carry. Adapters create one per request (it is cheap: one `Arc`), put it in the
-/// request's context, and append [`SessionCache::set_cookie`] to the response.
+/// request's context, and apply [`SessionCache::response_headers`] to the response.
 #[derive(Clone, Debug, Default)]
 pub struct SessionCache(Arc<tokio::sync::OnceCell<SessionCheck>>);
 
@@ -64,27 +64,118 @@ impl SessionCache {
         self.0.get().and_then(|c| c.set_cookie.as_deref())
     }
 
-    /// Every header to append to the response, in order: none when the session cookie is
-    /// unchanged; otherwise its `Set-Cookie`, `Cache-Control: private` (a shared cache must not
-    /// store a response that sets someone's session, nor serve it to anyone else) and
-    /// `Vary: Cookie`. Append them to whatever the handler set: caches combine repeated
-    /// `Cache-Control` and `Vary` headers, and `private` keeps shared caches out even beside
-    /// `public`.
-    pub fn response_headers(&self) -> Vec<(HeaderName, &str)> {
+    /// What the response must carry for the session cookie, given the values it already has
+    /// for `Cache-Control` and `Vary` (repeated values joined with `", "`; `""` when absent).
+    /// Empty when the session cookie is unchanged; otherwise the `Set-Cookie` to **append**,
+    /// then the whole new `Cache-Control` and `Vary` values, each to **replace** every value
+    /// of its header, so that the response says each once. `Cache-Control` gains `private`
+    /// (and loses `public`, `s-maxage`): a shared cache must not store a response that sets
+    /// someone's session, nor serve it to anyone else. `Vary` gains `Cookie`. Either is left
+    /// out when the response already says it (`private` or `no-store`; `Cookie` or `*`).
+    ///
+    /// Adapters on `http` 1.x types use [`SessionCache::apply`], which does all of this.
+    pub fn response_headers(&self, cache_control: &str, vary: &str) -> Vec<(HeaderName, String)> {
         match self.set_cookie() {
-            Some(cookie) => session_cookie_headers(cookie),
+            Some(cookie) => session_cookie_headers(cookie, cache_control, vary),
             None => Vec::new(),
         }
     }
+
+    /// Applies [`SessionCache::response_headers`] to a response's headers.
+    pub fn apply(&self, headers: &mut http::HeaderMap) {
+        if self.set_cookie().is_none() {
+            return;
+        }
+        let joined = |name| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (cache_control, vary) = (joined(CACHE_CONTROL), joined(VARY));
+        for (name, value) in self.response_headers(&cache_control, &vary) {
+            let Ok(value) = http::HeaderValue::from_str(&value) else {
+                continue;
+            };
+            if name == SET_COOKIE {
+                headers.append(name, value);
+            } else {
+                headers.insert(name, value);
+            }
+        }
+    }
+
+    /// Applies [`SessionCache::response_headers`] to a reply the core decided (a refusal, say).
+    pub fn apply_to_reply(&self, reply: Reply) -> Reply {
+        if self.set_cookie().is_none() {
+            return reply;
+        }
+        let joined = |name| {
+            reply
+                .headers()
+                .filter(|(n, _)| **n == name)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (cache_control, vary) = (joined(CACHE_CONTROL), joined(VARY));
+        self.response_headers(&cache_control, &vary)
+            .into_iter()
+            .fold(reply, |r, (name, value)| {
+                if name == SET_COOKIE {
+                    r.header(name, value)
+                } else {
+                    r.without(&name).header(name, value)
+                }
+            })
+    }
 }
 
-/// The headers that go with a `Set-Cookie` for the session cookie on any response.
-pub(crate) fn session_cookie_headers(cookie: &str) -> Vec<(HeaderName, &str)> {
-    vec![
-        (SET_COOKIE, cookie),
-        (CACHE_CONTROL, "private"),
-        (VARY, "Cookie"),
-    ]
+/// The headers that go with a `Set-Cookie` for the session cookie on a response whose
+/// `Cache-Control` and `Vary` are `cache_control` and `vary` (see
+/// [`SessionCache::response_headers`]).
+pub(crate) fn session_cookie_headers(
+    cookie: &str,
+    cache_control: &str,
+    vary: &str,
+) -> Vec<(HeaderName, String)> {
+    let mut out = vec![(SET_COOKIE, cookie.to_owned())];
+    let directives = || {
+        cache_control
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+    };
+    let name_of = |d: &str| {
+        d.split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    if !directives().any(|d| matches!(name_of(d).as_str(), "private" | "no-store")) {
+        let kept = directives()
+            .filter(|d| !matches!(name_of(d).as_str(), "public" | "s-maxage"))
+            .chain(std::iter::once("private"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push((CACHE_CONTROL, kept));
+    }
+    let varies = vary
+        .split(',')
+        .map(str::trim)
+        .any(|v| v == "*" || v.eq_ignore_ascii_case("cookie"));
+    if !varies {
+        let joined = if vary.trim().is_empty() {
+            "Cookie".to_owned()
+        } else {
+            format!("{}, Cookie", vary.trim())
+        };
+        out.push((VARY, joined));
+    }
+    out
 }
 
 /// A guard's refusal: the reason, and the reply the core decided (a redirect to sign in for

@@ -282,7 +282,10 @@ impl Authentiq {
                 }
             }
         };
-        reply.header(CACHE_CONTROL, "no-store")
+        // Every answer says `no-store` once (a refusal's own reply already does).
+        reply
+            .without(&CACHE_CONTROL)
+            .header(CACHE_CONTROL, "no-store")
     }
 
     async fn logout_token(&self, body: &[u8]) -> Result<(), AuthError> {

@@ -224,13 +224,16 @@ async fn a_refreshed_session_cookie_comes_with_caching_headers() {
     );
 
     let cache = SessionCache::new();
-    assert!(cache.response_headers().is_empty(), "nothing read yet");
+    assert!(
+        cache.response_headers("", "").is_empty(),
+        "nothing read yet"
+    );
     let who = adapter::require::<Claims>(&auth, &h, &cache).await.unwrap();
     assert_eq!(who.subject, "user");
     let headers: Vec<(String, String)> = cache
-        .response_headers()
+        .response_headers("", "")
         .into_iter()
-        .map(|(n, v)| (n.as_str().to_owned(), v.to_owned()))
+        .map(|(n, v)| (n.as_str().to_owned(), v))
         .collect();
     assert_eq!(headers.len(), 3, "{headers:?}");
     assert_eq!(headers[0].0, "set-cookie");
@@ -265,7 +268,7 @@ async fn a_refreshed_session_cookie_comes_with_caching_headers() {
     );
     let cache = SessionCache::new();
     adapter::require::<Claims>(&auth, &h, &cache).await.unwrap();
-    assert!(cache.response_headers().is_empty());
+    assert!(cache.response_headers("", "").is_empty());
 
     // Removing an unusable cookie is a Set-Cookie too, with the same headers.
     let h = head(
@@ -281,11 +284,63 @@ async fn a_refreshed_session_cookie_comes_with_caching_headers() {
         .await
         .unwrap_err();
     let names: Vec<String> = cache
-        .response_headers()
+        .response_headers("", "")
         .iter()
         .map(|(n, _)| n.as_str().to_owned())
         .collect();
     assert_eq!(names, ["set-cookie", "cache-control", "vary"]);
+
+    // What the response already says is merged into one value per header: `public` and
+    // `s-maxage` go, `private` joins; a response that already keeps shared caches out, or
+    // already varies on Cookie, keeps its own value.
+    let merged = |cc: &str, vary: &str| -> Vec<(String, String)> {
+        cache
+            .response_headers(cc, vary)
+            .into_iter()
+            .skip(1)
+            .map(|(n, v)| (n.as_str().to_owned(), v))
+            .collect()
+    };
+    assert_eq!(
+        merged("public, max-age=60, s-maxage=600", "Accept-Encoding"),
+        [
+            ("cache-control".to_owned(), "max-age=60, private".to_owned()),
+            ("vary".to_owned(), "Accept-Encoding, Cookie".to_owned())
+        ]
+    );
+    assert!(merged("no-store", "cookie").is_empty());
+    assert!(merged("Private, max-age=5", "*").is_empty());
+
+    // On a reply the core decided (a refusal with `no-store`), nothing is repeated.
+    let refusal = adapter::Reply::json(401, &serde_json::json!({}))
+        .header(http::header::CACHE_CONTROL, "no-store");
+    let reply = cache.apply_to_reply(refusal);
+    let values = |name: http::HeaderName| -> Vec<&str> {
+        reply
+            .headers()
+            .filter(|(n, _)| **n == name)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(values(http::header::CACHE_CONTROL), ["no-store"]);
+    assert_eq!(values(http::header::VARY), ["Cookie"]);
+    assert_eq!(values(http::header::SET_COOKIE).len(), 1);
+
+    // On `http` types: one value per header, whatever the handler set.
+    let mut headers = http::HeaderMap::new();
+    headers.append(http::header::CACHE_CONTROL, "public".parse().unwrap());
+    headers.append(http::header::CACHE_CONTROL, "max-age=60".parse().unwrap());
+    cache.apply(&mut headers);
+    let all = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(http::header::CACHE_CONTROL), ["max-age=60, private"]);
+    assert_eq!(all(http::header::VARY), ["Cookie"]);
+    assert_eq!(all(http::header::SET_COOKIE).len(), 1);
 }
 
 /// `Debug` of the configuration, its builder and a reply shows no secret: not the client

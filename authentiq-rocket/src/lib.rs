@@ -147,9 +147,18 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        if let Some(ctx) = context(req) {
-            for (name, value) in ctx.session.response_headers() {
-                res.adjoin_raw_header(name.as_str().to_owned(), value.to_owned());
+        if let Some(ctx) = context(req)
+            && ctx.session.set_cookie().is_some()
+        {
+            let current = |name: &str| res.headers().get(name).collect::<Vec<_>>().join(", ");
+            let (cache_control, vary) = (current("Cache-Control"), current("Vary"));
+            for (name, value) in ctx.session.response_headers(&cache_control, &vary) {
+                // `Set-Cookie` is appended; the caching headers replace what was there.
+                if name == authentiq_core::adapter::header::SET_COOKIE {
+                    res.adjoin_raw_header(name.as_str().to_owned(), value);
+                } else {
+                    res.set_raw_header(name.as_str().to_owned(), value);
+                }
             }
         }
     }

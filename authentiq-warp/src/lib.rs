@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
 use authentiq_core::{AuthError, Authentiq, Claims, Identity};
 use http::header::SET_COOKIE;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use warp::filters::BoxedFilter;
 use warp::filters::path::FullPath;
@@ -152,9 +152,7 @@ impl Context {
     /// A refusal leaves the wrap before the response exists, so it carries the session's
     /// cookie itself.
     fn refuse(&self, mut r: Rejection) -> warp::Rejection {
-        for (name, value) in self.session.response_headers() {
-            r.reply = r.reply.header(name, value);
-        }
+        r.reply = self.session.apply_to_reply(r.reply);
         warp::reject::custom(AuthRejection(r))
     }
 }
@@ -224,18 +222,14 @@ impl AuthFilter {
             .and(routes)
             .map(|registration: Registration, reply: R| {
                 let mut res = reply.into_response();
-                let extra = registration.session.response_headers();
+                let session = &registration.session;
                 let headers = res.headers_mut();
                 // A refusal recovered inside the wrap already carries them.
-                let carried = extra.iter().any(|(name, value)| {
-                    *name == SET_COOKIE && headers.get_all(SET_COOKIE).iter().any(|h| h == value)
-                });
+                let carried = session
+                    .set_cookie()
+                    .is_some_and(|cookie| headers.get_all(SET_COOKIE).iter().any(|h| h == cookie));
                 if !carried {
-                    for (name, value) in extra {
-                        if let Ok(v) = HeaderValue::from_str(value) {
-                            headers.append(name, v);
-                        }
-                    }
+                    session.apply(headers);
                 }
                 res
             })

@@ -164,10 +164,12 @@ pub trait SessionStore: Send + Sync + 'static {
         sid: Option<&str>,
         iat: u64,
     ) -> Result<bool, StoreError>;
-    /// Whether the back-channel logout token `jti` was already used.
+    /// Whether the one-time value `jti` was already used: a back-channel logout token's `jti`,
+    /// or `flow-state:<state>` for a completed sign-in flow.
     async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError>;
-    /// Records the logout token `jti` as used until `until` (called only after the logout it
-    /// carried was stored, so that a provider's retry after a store failure is not refused).
+    /// Records the one-time value `jti` as used until `until`. The core calls it only once
+    /// what the value carried is done (the logout stored, the session created), so that a
+    /// retry after a store failure is not refused.
     async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError>;
 }
 
