@@ -46,6 +46,13 @@ fn raw_key(jwk: &Value) -> ParsedPublicKey {
     }
 }
 
+/// The smallest claims type an app might ask for.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct SubOnly {
+    sub: String,
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,13 +135,50 @@ fn bench(c: &mut Criterion) {
             })
         });
         if channel == Channel::Browser {
-            // The whole bearer guard: validation plus the typed claims a handler receives.
-            g.bench_function("authentiq-core bearer guard -> Claims", |b| {
-                b.iter(|| {
-                    rt.block_on(auth.verify_bearer::<authentiq_core::Claims>(black_box(&token)))
-                        .unwrap()
+            // The whole bearer guard: validation, the logout marks and the typed claims a
+            // handler receives. Repeated: the same token every time, remembered after the
+            // first. Cold: 5,000 distinct valid tokens in turn, more than the cache holds, so
+            // nearly every call verifies (and remembers) its token.
+            g.bench_function(
+                "authentiq-core bearer guard, repeated token -> Claims",
+                |b| {
+                    b.iter(|| {
+                        rt.block_on(auth.verify_bearer::<authentiq_core::Claims>(black_box(&token)))
+                            .unwrap()
+                    })
+                },
+            );
+            g.bench_function(
+                "authentiq-core bearer guard, repeated token -> {sub}",
+                |b| {
+                    b.iter(|| {
+                        rt.block_on(auth.verify_bearer::<SubOnly>(black_box(&token)))
+                            .unwrap()
+                    })
+                },
+            );
+            let distinct: Vec<String> = (0..5000)
+                .map(|i| {
+                    let mut extra = extra.clone();
+                    extra["jti"] = json!(format!("distinct-{i}"));
+                    provider.mint_id_token_with(&client.client_id, alg, "3Lz8P-sfhA9bQ2xR", extra)
                 })
-            });
+                .collect();
+            let mut next = 0;
+            g.bench_function(
+                "authentiq-core bearer guard, 5000 distinct tokens -> Claims",
+                |b| {
+                    b.iter(|| {
+                        next = (next + 1) % distinct.len();
+                        rt.block_on(
+                            auth.verify_bearer::<authentiq_core::Claims>(black_box(
+                                &distinct[next],
+                            )),
+                        )
+                        .unwrap()
+                    })
+                },
+            );
         }
 
         let (key, jalg) = match alg {

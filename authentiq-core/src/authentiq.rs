@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::bearer_cache::BearerCache;
 use crate::config::{Config, ConfigBuilder};
 use crate::crypto::CookieCipher;
 use crate::error::ConfigError;
@@ -13,6 +14,8 @@ pub(crate) struct Inner {
     pub(crate) session_cipher: CookieCipher,
     pub(crate) flow_cipher: CookieCipher,
     pub(crate) names: CookieNames,
+    /// Bearer ID Tokens that passed every check.
+    pub(crate) bearer_cache: BearerCache,
 }
 
 pub(crate) struct CookieNames {
@@ -70,6 +73,7 @@ impl Authentiq {
                 session_cipher: CookieCipher::new(&cfg.session_keys, "session"),
                 flow_cipher: CookieCipher::new(&cfg.session_keys, "flow"),
                 names,
+                bearer_cache: BearerCache::default(),
                 provider,
                 cfg,
             }),
@@ -84,6 +88,12 @@ impl Authentiq {
     /// The provider's endpoints.
     pub fn provider(&self) -> &ProviderMetadata {
         &self.inner.provider.meta
+    }
+
+    /// How many verified bearer ID Tokens are remembered now (for metrics). A token enters
+    /// only after it passed every check, and the number is bounded.
+    pub fn remembered_bearer_tokens(&self) -> usize {
+        self.inner.bearer_cache.len()
     }
 
     /// The session cookie's name (`__Host-` prefixed on https).

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::Authentiq;
 use crate::adapter::RequestHead;
+use crate::bearer_cache::Verified;
 use crate::claims::{Claims, PROTOCOL_CLAIMS};
+use crate::clock;
 use crate::error::{AuthError, TokenError};
 use crate::http::Reply;
 use crate::session::{SessionCheck, SessionState};
@@ -297,11 +299,52 @@ impl Authentiq {
     }
 
     /// Validates a bearer ID Token (browser channel: asymmetric signature via the JWKS, no
-    /// nonce to compare) and returns its identity.
+    /// nonce to compare), checks it against the logout marks, and returns its identity.
+    ///
+    /// A token that passed is remembered (see the crate's bearer cache: whole-token match,
+    /// never past its `exp` or the key set that verified it), so the same token sent again
+    /// skips the signature check; the logout marks are asked every time.
     pub async fn verify_bearer<C: DeserializeOwned>(
         &self,
         token: &str,
     ) -> Result<Identity<C>, AuthError> {
+        let now = clock::now();
+        let generation = self.inner.provider.key_generation();
+        let verified = match self.inner.bearer_cache.get(token, now, generation) {
+            Some(hit) => {
+                self.bearer_not_logged_out(&hit).await?;
+                hit
+            }
+            None => {
+                let (verified, until) = self.verify_bearer_token(token).await?;
+                self.bearer_not_logged_out(&verified).await?;
+                // Remembered only when no refetch replaced the keys during the check, so the
+                // generation is the one that verified it.
+                if let Some(g) = generation
+                    && self.inner.provider.key_generation() == Some(g)
+                {
+                    self.inner
+                        .bearer_cache
+                        .insert(token, verified.clone(), until, g, now);
+                }
+                verified
+            }
+        };
+        let claims = serde_json::from_slice(&verified.claims).map_err(|e| {
+            tracing::info!(problem = %claims_problem(&e), "bearer claims do not fit the requested claims type");
+            AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
+        })?;
+        Ok(Identity {
+            claims,
+            subject: verified.subject.clone(),
+            source: Source::Bearer,
+            session_id: None,
+        })
+    }
+
+    /// The signature and claim checks of a bearer token, and what the guard keeps of it, with
+    /// the instant until which that may be remembered.
+    async fn verify_bearer_token(&self, token: &str) -> Result<(Arc<Verified>, u64), AuthError> {
         let max_age = self.inner.cfg.max_token_age.map(|d| d.as_secs());
         let valid = self
             .validate_id_token(token, Channel::Browser, None, None, max_age)
@@ -311,29 +354,37 @@ impl Authentiq {
                 AuthError::token(AuthError::InvalidToken, e)
             })?;
         let claims = valid.claims();
-        let text = |k: &str| claims.get(k).and_then(Value::as_str);
-        let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+        let number = |k: &str| claims.get(k).and_then(Value::as_u64);
+        let iat = number("iat").unwrap_or(0);
+        // `exp` is required by the claim rules; without it nothing is remembered.
+        let until = number("exp")
+            .unwrap_or(0)
+            .min(max_age.map_or(u64::MAX, |m| iat.saturating_add(m)));
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
+        let identity = Value::Object(identity_claims(claims, None));
+        let verified = Verified {
+            subject: valid.subject().to_owned(),
+            sid,
+            iat,
+            claims: serde_json::to_vec(&identity).unwrap_or_default(),
+        };
+        Ok((Arc::new(verified), until))
+    }
+
+    /// Refuses a bearer token that a logout (RP-initiated or back-channel) ended.
+    async fn bearer_not_logged_out(&self, v: &Verified) -> Result<(), AuthError> {
         let revoked = self
             .config()
             .session
             .store
-            .is_token_revoked(valid.subject(), text("sid"), iat)
+            .is_token_revoked(&v.subject, v.sid.as_deref(), v.iat)
             .await
             .map_err(|e| AuthError::Store(e.0))?;
         if revoked {
-            tracing::info!(sub = %valid.subject(), "bearer token refused: logged out");
+            tracing::info!(sub = %v.subject, "bearer token refused: logged out");
             return Err(AuthError::InvalidToken(TokenError::LoggedOut));
         }
-        let c =
-            serde_json::from_value(Value::Object(identity_claims(claims, None))).map_err(|_| {
-                AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
-            })?;
-        Ok(Identity {
-            claims: c,
-            subject: valid.subject().to_owned(),
-            source: Source::Bearer,
-            session_id: None,
-        })
+        Ok(())
     }
 }
 

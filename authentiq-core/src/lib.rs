@@ -4,6 +4,7 @@
 
 pub mod adapter;
 mod authentiq;
+mod bearer_cache;
 mod claims;
 mod clock;
 mod config;

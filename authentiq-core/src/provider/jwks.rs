@@ -24,7 +24,12 @@ pub(super) struct CachedKeys {
     pub(super) keys: KeySet,
     fetched: Instant,
     pub(super) max_age: Duration,
+    /// Unique per fetched set in this process: what a remembered verification was made with.
+    generation: u64,
 }
+
+/// The source of [`CachedKeys::generation`].
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl CachedKeys {
     fn expired(&self) -> bool {
@@ -77,6 +82,13 @@ impl Stamp {
 impl Provider {
     fn current_keys(&self) -> Arc<CachedKeys> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The generation of the key set in use, while it is fresh: a verification remembered
+    /// under another generation (or while the set is stale) must be done again.
+    pub(crate) fn key_generation(&self) -> Option<u64> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        (!keys.expired()).then_some(keys.generation)
     }
 
     /// Verifies the signature of `jws` with the provider's keys.
@@ -186,6 +198,7 @@ pub(super) async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Cach
         keys,
         fetched: Instant::now(),
         max_age,
+        generation: GENERATION.fetch_add(1, Ordering::Relaxed),
     })
 }
 

@@ -1,0 +1,347 @@
+//! Bearer ID Tokens that passed every check, remembered so that the same token sent again
+//! costs a lookup instead of a signature check and two JSON parses.
+//!
+//! What makes an entry safe to use:
+//! - **Only verified tokens enter**, after the signature, every claim rule and the logout
+//!   marks passed. Garbage never takes a slot, so evicting an entry costs an attacker a token
+//!   the provider signed.
+//! - **The whole token is compared.** The map is keyed by a hash of the token's signature,
+//!   but a hit also compares the stored token with the presented one, byte for byte; two
+//!   different tokens never share an entry.
+//! - **An entry ends** at the token's `exp` (and at `iat + max_token_age` when that is set),
+//!   when the provider's key set it was verified with is replaced or goes stale (a refetch
+//!   after rotation or withdrawal gives a new generation, and an expired set none), and it
+//!   never answers for logouts: the logout marks are asked on every request, hit or miss.
+//! - **Bounded** in entries and in bytes: when full, expired entries go first, then the least
+//!   that was not used since the eviction hand last passed it (second chance, "CLOCK"), so a
+//!   flood of fresh tokens cannot grow memory, and a token in use keeps its place.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Entries at most (over all shards).
+pub(crate) const MAX_ENTRIES: usize = 4096;
+/// Bytes of tokens and claims at most (over all shards).
+pub(crate) const MAX_BYTES: usize = 8 << 20;
+/// Tokens longer than this are never remembered (they are still verified).
+const MAX_TOKEN: usize = 16 << 10;
+const SHARDS: usize = 16;
+
+/// What a verified bearer token yields, as the guard needs it on every request.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    /// `sub`.
+    pub(crate) subject: String,
+    /// `sid`, when present (for the logout marks).
+    pub(crate) sid: Option<String>,
+    /// `iat` (for the logout marks).
+    pub(crate) iat: u64,
+    /// The identity claims (protocol claims removed), as JSON: the app's claims type
+    /// deserializes straight from these bytes.
+    pub(crate) claims: Vec<u8>,
+}
+
+struct Entry {
+    token: Box<str>,
+    verified: Arc<Verified>,
+    /// Unix seconds after which the entry is never used.
+    until: u64,
+    /// The key-set generation that verified it.
+    keys: u64,
+    /// Used since the eviction hand last passed it.
+    used: AtomicBool,
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        self.token.len() + self.verified.claims.len() + self.verified.subject.len() + 128
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<u64, Entry, Fixed>,
+    /// Slots in insertion order: the eviction hand's round.
+    ring: VecDeque<u64>,
+    bytes: usize,
+}
+
+impl Shard {
+    fn remove(&mut self, slot: u64) {
+        if let Some(gone) = self.map.remove(&slot) {
+            self.bytes -= gone.bytes();
+        }
+    }
+
+    /// Evicts one entry: the first on the hand's round not used since it last passed.
+    fn evict_one(&mut self) -> bool {
+        for _ in 0..(2 * self.ring.len() + 1) {
+            let Some(slot) = self.ring.pop_front() else {
+                return false;
+            };
+            let Some(e) = self.map.get(&slot) else {
+                continue; // already gone
+            };
+            if e.used.swap(false, Ordering::Relaxed) {
+                self.ring.push_back(slot);
+            } else {
+                self.remove(slot);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The map's keys are already hashes of unforgeable signature bytes: no need to hash again.
+#[derive(Clone, Copy, Default)]
+struct Fixed;
+
+impl BuildHasher for Fixed {
+    type Hasher = Passthrough;
+    fn build_hasher(&self) -> Passthrough {
+        Passthrough(0)
+    }
+}
+
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The cache. One per [`crate::Authentiq`].
+pub(crate) struct BearerCache {
+    shards: Vec<RwLock<Shard>>,
+    /// A random key for the slot hash, so that slots cannot be predicted from tokens.
+    seed: u64,
+}
+
+impl std::fmt::Debug for BearerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerCache")
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+impl Default for BearerCache {
+    fn default() -> Self {
+        let mut seed = [0u8; 8];
+        // A fixed seed would only make slots predictable, not entries shareable.
+        let _ = aws_lc_rs::rand::fill(&mut seed);
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            seed: u64::from_le_bytes(seed),
+        }
+    }
+}
+
+impl BearerCache {
+    /// The slot of `token`: a keyed hash of its last 32 bytes (the signature's tail, which
+    /// nobody but the provider can choose for a valid token).
+    fn slot(&self, token: &str) -> u64 {
+        let tail = &token.as_bytes()[token.len().saturating_sub(32)..];
+        let mut h = self.seed ^ (token.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for chunk in tail.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0xA24B_AED4_963E_E407);
+            h ^= h >> 29;
+        }
+        h
+    }
+
+    fn shard(&self, slot: u64) -> &RwLock<Shard> {
+        &self.shards[(slot >> 59) as usize % SHARDS]
+    }
+
+    /// The verified result for exactly `token`, if it is remembered, unexpired at `now` and
+    /// was verified with key-set generation `keys`.
+    pub(crate) fn get(&self, token: &str, now: u64, keys: Option<u64>) -> Option<Arc<Verified>> {
+        let keys = keys?;
+        let slot = self.slot(token);
+        let shard = self.shard(slot).read().unwrap_or_else(|p| p.into_inner());
+        let e = shard.map.get(&slot)?;
+        if now >= e.until || e.keys != keys || *e.token != *token {
+            return None;
+        }
+        if !e.used.load(Ordering::Relaxed) {
+            e.used.store(true, Ordering::Relaxed);
+        }
+        Some(e.verified.clone())
+    }
+
+    /// Remembers a token that passed every check, until `until`, for key-set generation
+    /// `keys`. A token that does not fit, or whose slot another live token holds, is not
+    /// remembered (it is simply verified again next time).
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        verified: Arc<Verified>,
+        until: u64,
+        keys: u64,
+        now: u64,
+    ) {
+        if token.len() > MAX_TOKEN || until <= now {
+            return;
+        }
+        let slot = self.slot(token);
+        let entry = Entry {
+            token: token.into(),
+            verified,
+            until,
+            keys,
+            used: AtomicBool::new(false),
+        };
+        let size = entry.bytes();
+        let mut shard = self.shard(slot).write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = shard.map.get(&slot) {
+            if now < old.until && old.keys == keys && *old.token != *token {
+                // A different live token in the same slot (a 64-bit collision): keep it.
+                return;
+            }
+            shard.remove(slot);
+        }
+        let (max_entries, max_bytes) = (MAX_ENTRIES / SHARDS, MAX_BYTES / SHARDS);
+        if shard.map.len() >= max_entries || shard.bytes + size > max_bytes {
+            // Entries that can no longer be used go first.
+            shard.map.retain(|_, e| now < e.until && e.keys == keys);
+            shard.bytes = shard.map.values().map(Entry::bytes).sum();
+            let Shard { map, ring, .. } = &mut *shard;
+            ring.retain(|s| map.contains_key(s));
+        }
+        while shard.map.len() >= max_entries || shard.bytes + size > max_bytes {
+            if !shard.evict_one() {
+                return;
+            }
+        }
+        shard.bytes += size;
+        shard.map.insert(slot, entry);
+        shard.ring.push_back(slot);
+        if shard.ring.len() > 2 * max_entries {
+            // Re-inserted slots left copies on the round: start it afresh from the map.
+            let Shard { map, ring, .. } = &mut *shard;
+            *ring = map.keys().copied().collect();
+        }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).map.len())
+            .sum()
+    }
+
+    /// Bytes held.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).bytes)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(sub: &str) -> Arc<Verified> {
+        Arc::new(Verified {
+            subject: sub.into(),
+            sid: None,
+            iat: 1,
+            claims: br#"{"sub":"x"}"#.to_vec(),
+        })
+    }
+
+    #[test]
+    fn a_hit_needs_the_same_token_the_same_keys_and_time_left() {
+        let c = BearerCache::default();
+        let token = "aaa.bbb.the-signature-of-the-provider-0123456789";
+        c.insert(token, verified("u"), 100, 7, 10);
+        assert_eq!(
+            c.get(token, 10, Some(7)).map(|v| v.subject.clone()),
+            Some("u".into())
+        );
+        assert!(c.get(token, 100, Some(7)).is_none(), "expired at `until`");
+        assert!(c.get(token, 10, Some(8)).is_none(), "another key set");
+        assert!(c.get(token, 10, None).is_none(), "stale key set");
+        // Same length, same tail (so the same slot), different token: never shared.
+        let twin = "aab.bbb.the-signature-of-the-provider-0123456789";
+        assert_eq!(c.slot(twin), c.slot(token));
+        assert!(c.get(twin, 10, Some(7)).is_none());
+        // And inserting it does not displace the live entry.
+        c.insert(twin, verified("mallory"), 100, 7, 10);
+        assert_eq!(
+            c.get(token, 10, Some(7)).map(|v| v.subject.clone()),
+            Some("u".into())
+        );
+        assert!(c.get(twin, 10, Some(7)).is_none());
+    }
+
+    #[test]
+    fn bounded_in_entries_and_bytes_and_hot_entries_stay() {
+        let c = BearerCache::default();
+        let hot = "hot.token.the-hot-signature-0000000000";
+        c.insert(hot, verified("hot"), 1000, 1, 0);
+        for i in 0..(MAX_ENTRIES * 3) {
+            let t = format!("t.{i}.distinct-valid-signature-{i:08}");
+            c.insert(&t, verified("flood"), 1000, 1, 0);
+            if i % 64 == 0 {
+                assert!(
+                    c.get(hot, 0, Some(1)).is_some(),
+                    "the hot entry survives at {i}"
+                );
+            }
+        }
+        assert!(c.len() <= MAX_ENTRIES, "{}", c.len());
+        assert!(c.bytes() <= MAX_BYTES);
+        let big = Arc::new(Verified {
+            subject: "big".into(),
+            sid: None,
+            iat: 1,
+            claims: vec![b' '; MAX_BYTES / SHARDS / 2],
+        });
+        for i in 0..64 {
+            c.insert(&format!("big.{i}.sig-{i:040}"), big.clone(), 1000, 1, 0);
+        }
+        assert!(c.bytes() <= MAX_BYTES, "{}", c.bytes());
+        let oversized = "x".repeat(MAX_TOKEN + 1);
+        c.insert(&oversized, verified("o"), 1000, 1, 0);
+        assert!(c.get(&oversized, 0, Some(1)).is_none());
+    }
+
+    #[test]
+    fn expired_and_stale_entries_go_first() {
+        let c = BearerCache::default();
+        for i in 0..MAX_ENTRIES {
+            c.insert(&format!("old.{i}.sig-{i:020}"), verified("old"), 50, 1, 0);
+        }
+        // At 60 every old entry has expired: new ones replace them, not each other.
+        for i in 0..MAX_ENTRIES / 2 {
+            c.insert(&format!("new.{i}.sig-{i:020}"), verified("new"), 500, 1, 60);
+        }
+        let live = (0..MAX_ENTRIES / 2)
+            .filter(|i| {
+                c.get(&format!("new.{i}.sig-{i:020}"), 60, Some(1))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(live, MAX_ENTRIES / 2);
+    }
+}
