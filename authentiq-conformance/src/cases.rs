@@ -1781,3 +1781,87 @@ pub async fn https_cookies_are_secure_host_cookies<F: Framework>() {
     jar.apply(&res);
     assert_eq!(jar.get(session), None);
 }
+
+/// A signed scope (`~s`) is only as good as its verification: an unverified email is withheld
+/// from the app (claims and `scope`) under `email~s`, and fails the sign-in under `email~rs`
+/// (403 `unverified_claim` for a redirect, 400 for a forwarded JSON response, no session).
+pub async fn signed_scopes_need_verified_values<F: Framework>() {
+    let unverified = Approval {
+        email_verified: false,
+        ..Approval::default()
+    };
+    let h = Harness::with(|b| b.scope("aq:name email~s")).await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, jar) = sign_in_with(&h, &app, "/me", &unverified).await;
+    assert_status(&res, 303, "an optional signed scope, unverified");
+    let me = app.call(api("/me").cookies(&jar)).await;
+    assert_status(&me, 200, "signed in without the email");
+    let claims = me.json();
+    assert!(
+        claims.get("email").is_none() && claims.get("email_verified").is_none(),
+        "the unverified email is withheld: {claims}"
+    );
+    assert!(
+        !claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split(' ')
+            .any(|s| s == "email"),
+        "email is not reported as granted: {claims}"
+    );
+    // Verified, the same scope releases the email: the withholding is the verification.
+    let (_, jar) = sign_in_with(&h, &app, "/me", &Approval::default()).await;
+    let claims = app.call(api("/me").cookies(&jar)).await.json();
+    assert_eq!(claims["email"], Approval::default().email);
+
+    let h = Harness::with(|b| b.scope("aq:name email~rs")).await;
+    let app = F::app(h.auth.clone()).await;
+    let said = "required verified claims came unverified: email";
+    let (callback, jar) = approved(&h, &app, "/", &unverified).await;
+    let res = app.call(api(&callback).cookies(&jar)).await;
+    refused(&res, 403, "unverified_claim", said);
+    no_session_created(&app, &res, &jar).await;
+    let (callback, jar) = approved(&h, &app, "/", &unverified).await;
+    let body = json!({"code": param(&callback, "code"), "state": param(&callback, "state")});
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/callback")
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("origin", APP_URL)
+                .cookies(&jar)
+                .body(body.to_string()),
+        )
+        .await;
+    refused(&res, 400, "unverified_claim", said);
+    no_session_created(&app, &res, &jar).await;
+}
+
+/// A forwarded JSON response that carries the provider's refusal answers 400 with the
+/// provider's code (the 200-or-400 pattern of AuthentiqJS pages), where the redirect answers
+/// 403.
+pub async fn json_callback_refusals_are_400<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, jar) = start_login(&app, "/").await;
+    let state = param(res.header("location").unwrap_or_default(), "state");
+    let body =
+        json!({"error": "access_denied", "error_description": "the user said no", "state": state});
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/callback")
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("origin", APP_URL)
+                .cookies(&jar)
+                .body(body.to_string()),
+        )
+        .await;
+    refused(
+        &res,
+        400,
+        "access_denied",
+        "the provider refused the sign-in: access_denied",
+    );
+    no_session_created(&app, &res, &jar).await;
+}

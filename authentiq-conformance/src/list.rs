@@ -60,6 +60,8 @@ macro_rules! for_each_case {
             hostile_state_names_no_cookie,
             forget_removes_remembered_device,
             https_cookies_are_secure_host_cookies,
+            signed_scopes_need_verified_values,
+            json_callback_refusals_are_400,
         }
     };
 }

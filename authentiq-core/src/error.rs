@@ -273,6 +273,10 @@ pub enum AuthError {
     /// A scope marked required (`~r`) was not granted.
     #[error("required scopes were declined: {}", safe_text(&.0.join(" ")))]
     RequiredScopeDeclined(Vec<String>),
+    /// A scope requested as required and signed (`~rs`, e.g. `email~rs`) came without a
+    /// verified value (`email_verified` / `phone_number_verified` not `true`).
+    #[error("required verified claims came unverified: {}", safe_text(&.0.join(" ")))]
+    UnverifiedClaim(Vec<String>),
     /// A state-changing request from another origin.
     #[error("cross-origin request refused")]
     CrossOrigin,
@@ -320,6 +324,7 @@ impl AuthError {
             Self::InvalidProviderResponse(_) => "invalid_provider_response",
             Self::ProviderUnavailable(_) => "provider_unavailable",
             Self::RequiredScopeDeclined(_) => "required_scope_declined",
+            Self::UnverifiedClaim(_) => "unverified_claim",
             Self::CrossOrigin => "cross_origin",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -333,7 +338,7 @@ impl AuthError {
         match self {
             Self::Unauthenticated | Self::SessionInvalid(_) | Self::InvalidToken(_) => 401,
             Self::Provider { error, .. } if error == "access_denied" => 403,
-            Self::RequiredScopeDeclined(_) | Self::CrossOrigin => 403,
+            Self::RequiredScopeDeclined(_) | Self::UnverifiedClaim(_) | Self::CrossOrigin => 403,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge => 413,
             Self::ProviderUnavailable(_) | Self::Store(_) => 503,

@@ -219,11 +219,8 @@ impl Authentiq {
             let params: CallbackParams = serde_json::from_slice(body).map_err(|_| {
                 AuthError::InvalidRequest("the JSON body is not a callback object".into())
             })?;
-            match self.complete(head, params, Answer::Json).await {
-                Ok(r) => Ok(r),
-                // A JSON client always gets JSON, with the flow cookie cleared.
-                Err(e) => Err(e),
-            }
+            // A JSON client always gets JSON, with the flow cookie cleared.
+            self.complete(head, params, Answer::Json).await
         } else if ct.starts_with("application/x-www-form-urlencoded") {
             let text = std::str::from_utf8(body)
                 .map_err(|_| AuthError::InvalidRequest("the form body is not UTF-8".into()))?;
@@ -245,11 +242,19 @@ impl Authentiq {
         answer: Answer,
     ) -> Result<Reply, AuthError> {
         let mut clear = Vec::new();
+        let json = matches!(answer, Answer::Json);
         let reply = match self.complete_inner(head, p, answer, &mut clear).await {
             Ok(reply) => reply,
             Err(e) => {
                 log_failure(head.path(), &e);
-                e.route_reply(head)
+                if json && (400..500).contains(&e.status()) {
+                    // A forwarded JSON response is answered 200 or 400 (AuthentiqJS's
+                    // pattern); the error code says which refusal. Failures of the provider
+                    // or the store stay 5xx.
+                    e.api_reply().with_status(400)
+                } else {
+                    e.route_reply(head)
+                }
             }
         };
         // Every answer, success or failure, ends this sign-in's flow cookie.
@@ -370,8 +375,19 @@ impl Authentiq {
         if !grant.missing_required.is_empty() {
             return Err(AuthError::RequiredScopeDeclined(grant.missing_required));
         }
+        let unverified_required = grant.unverified_required(&cfg.scopes);
+        if !unverified_required.is_empty() {
+            return Err(AuthError::UnverifiedClaim(unverified_required));
+        }
         if !grant.declined.is_empty() {
             tracing::info!(declined = %grant.declined.join(" "), "the user declined optional scopes");
+        }
+        // A signed (`~s`) scope's value that is not verified never reaches the app.
+        for name in &grant.unverified {
+            tracing::warn!(scope = %name, "withholding an unverified value of a signed scope");
+            for claim in crate::scope::Scope::new(name.as_str()).claims() {
+                claims.remove(*claim);
+            }
         }
         claims.insert("scope".into(), Value::String(grant.granted.join(" ")));
 

@@ -40,6 +40,12 @@ pub struct Identity<C = Claims> {
     pub source: Source,
     /// The session id, for session identities.
     pub session_id: Option<String>,
+    /// The provider's `session_state` from the sign-in (OpenID Connect Session Management
+    /// 1.0), for session identities that have one. A page watches the provider's session by
+    /// posting `client_id + " " + session_state` to [`Identity::check_session_iframe`].
+    pub session_state: Option<String>,
+    /// The provider's check-session iframe URL (from discovery), given with `session_state`.
+    pub check_session_iframe: Option<String>,
 }
 
 /// Reads the session at most once per request and remembers the `Set-Cookie` the response
@@ -234,11 +240,17 @@ impl Authentiq {
                         "the session claims do not fit this route's claims type",
                     )
                 })?;
+                let check_session_iframe = d
+                    .session_state
+                    .as_ref()
+                    .and_then(|_| self.provider().check_session_iframe.clone());
                 Ok(Identity {
                     claims: c,
                     subject: d.sub.clone(),
                     source: Source::Session,
                     session_id: Some(d.id.clone()),
+                    session_state: d.session_state.clone(),
+                    check_session_iframe,
                 })
             }
         }
@@ -339,6 +351,8 @@ impl Authentiq {
             subject: verified.subject.clone(),
             source: Source::Bearer,
             session_id: None,
+            session_state: None,
+            check_session_iframe: None,
         })
     }
 

@@ -75,6 +75,22 @@ impl Scope {
         }
         Ok(s)
     }
+    /// Whether `claims` hold this scope's value as verified: for `email` and `phone`, the value
+    /// is present and `email_verified` / `phone_number_verified` is `true`. Other scopes have
+    /// nothing to verify.
+    pub fn verified_in(&self, claims: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let (value, flag) = match self.name.as_str() {
+            "email" => ("email", "email_verified"),
+            "phone" => ("phone_number", "phone_number_verified"),
+            _ => return true,
+        };
+        claims
+            .get(value)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+            && claims.get(flag) == Some(&serde_json::Value::Bool(true))
+    }
+
     /// The claims this scope grants, per Authentiq's documentation. Unknown scopes grant no
     /// known claims (they pass through to the provider unchanged).
     pub fn claims(&self) -> &'static [&'static str] {
@@ -193,7 +209,10 @@ impl Scopes {
                 Some(list) => s.name == "openid" || list.contains(&s.name.as_str()),
                 None => s.claims().is_empty() || s.claims().iter().any(|c| claims.contains_key(*c)),
             };
-            if ok {
+            if ok && s.signed && !s.verified_in(claims) {
+                // A `~s` scope whose value is not verified: withheld (refused when `~r`).
+                grant.unverified.push(s.name.clone());
+            } else if ok {
                 grant.granted.push(s.name.clone());
             } else if s.required {
                 grant.missing_required.push(s.name.clone());
@@ -240,6 +259,21 @@ pub struct Grant {
     pub declined: Vec<String>,
     /// Required (`~r`) scopes that are missing: the login fails.
     pub missing_required: Vec<String>,
+    /// Signed (`~s`) scopes granted without a verified value (`email_verified` or
+    /// `phone_number_verified` not `true`): their claims are withheld, and when the scope is
+    /// also required (`~rs`) the login fails.
+    pub unverified: Vec<String>,
+}
+
+impl Grant {
+    /// The unverified scopes that are also required: a non-empty list fails the login.
+    pub fn unverified_required(&self, requested: &Scopes) -> Vec<String> {
+        self.unverified
+            .iter()
+            .filter(|u| requested.0.iter().any(|s| &s.name == *u && s.required))
+            .cloned()
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -281,5 +315,58 @@ mod tests {
         assert_eq!(g.declined, ["phone"]);
         let g = s.check_granted(None, json!({"name":"A"}).as_object().unwrap());
         assert_eq!(g.missing_required, ["email"]);
+    }
+
+    #[test]
+    fn signed_scopes_need_a_verified_value() {
+        let scopes = Scopes::parse("email~rs phone~s aq:name").unwrap();
+        let claims = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let verified = claims(json!({
+            "email": "a@example.com", "email_verified": true,
+            "phone_number": "+31600000000", "phone_number_verified": true, "name": "A"
+        }));
+        let g = scopes.check_granted(Some("email phone aq:name"), &verified);
+        assert!(g.unverified.is_empty(), "{g:?}");
+        assert!(g.unverified_required(&scopes).is_empty());
+        for (claims, unverified, required) in [
+            (
+                json!({"email": "a@example.com", "email_verified": false, "phone_number": "+316", "phone_number_verified": true}),
+                vec!["email"],
+                vec!["email"],
+            ),
+            (
+                json!({"email": "a@example.com", "email_verified": "true", "phone_number": "+316"}),
+                vec!["email", "phone"],
+                vec!["email"],
+            ),
+            (
+                json!({"email": "", "email_verified": true, "phone_number": "+316", "phone_number_verified": true}),
+                vec!["email"],
+                vec!["email"],
+            ),
+            (
+                json!({"email": "a@example.com", "email_verified": true, "phone_number_verified": true}),
+                vec!["phone"],
+                vec![],
+            ),
+        ] {
+            let g = scopes.check_granted(
+                Some("email phone aq:name"),
+                &claims.as_object().cloned().unwrap(),
+            );
+            assert_eq!(g.unverified, unverified, "{claims}");
+            assert_eq!(g.unverified_required(&scopes), required, "{claims}");
+            assert!(
+                !g.granted.iter().any(|s| unverified.contains(&s.as_str())),
+                "{g:?}"
+            );
+        }
+        // Without `~s`, nothing needs verifying.
+        let plain = Scopes::parse("email phone").unwrap();
+        let g = plain.check_granted(
+            Some("email phone"),
+            &claims(json!({"email": "a@example.com"})),
+        );
+        assert!(g.unverified.is_empty());
     }
 }
