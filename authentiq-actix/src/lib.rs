@@ -12,7 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
-use authentiq_core::{AuthError, Authentiq, Claims, Identity};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity, RememberedDevice};
 use serde::de::DeserializeOwned;
 
 pub use authentiq_core;
@@ -147,7 +147,7 @@ where
         let fut = self.service.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            if session.set_cookie().is_some() {
+            if session.set_cookies().next().is_some() {
                 let headers = res.headers_mut();
                 let current = |name: &str| {
                     headers
@@ -295,6 +295,21 @@ impl<C: DeserializeOwned + 'static> FromRequest for MaybeAuthenticated<C> {
                 adapter::optional(&ctx.auth, &Head(&req), &ctx.session).await?,
             ))
         })
+    }
+}
+
+/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// browser that signed in before with `aq:push`. Never a session: it grants nothing.
+#[derive(Clone, Debug)]
+pub struct Remembered(pub Option<RememberedDevice>);
+
+impl FromRequest for Remembered {
+    type Error = AuthRejection;
+    type Future = std::future::Ready<Result<Self, AuthRejection>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            context(req).map(|ctx| Self(adapter::remembered(&ctx.auth, &Head(req), &ctx.session))),
+        )
     }
 }
 

@@ -9,7 +9,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App as ActixApp, HttpResponse, test, web};
 use authentiq_actix::{
-    AuthMiddleware, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, routes,
+    AuthMiddleware, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, Remembered, routes,
 };
 use authentiq_conformance::{Authentiq, Framework, TestApp, TestRequest, TestResponse};
 use authentiq_core::Claims;
@@ -82,6 +82,13 @@ async fn both(user: Authenticated, again: MaybeAuthenticated) -> web::Json<serde
     web::Json(serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
 }
 
+async fn device(device: Remembered, user: MaybeAuthenticated) -> web::Json<serde_json::Value> {
+    web::Json(serde_json::json!({
+        "device": device.0.map(|d| serde_json::json!({"sub": d.subject, "name": d.name})),
+        "sub": user.0.map(|u| u.subject),
+    }))
+}
+
 async fn api_me(user: Bearer) -> web::Json<Claims> {
     web::Json(user.0.claims)
 }
@@ -110,6 +117,7 @@ impl Framework for Actix {
                     )
                     .route("/maybe", web::get().to(maybe))
                     .route("/both", web::get().to(both))
+                    .route("/device", web::get().to(device))
                     .route("/api/me", web::get().to(api_me))
                     .route("/custom", web::get().to(custom))
                     .configure(routes(&auth))

@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::task::{Context, Poll};
 
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, SessionCache};
-use authentiq_core::{AuthError, Authentiq, Claims, Identity};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity, RememberedDevice};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -222,6 +222,19 @@ impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for MaybeAu
         Ok(Self(
             adapter::optional(&ctx.auth, parts, &ctx.session).await?,
         ))
+    }
+}
+
+/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// browser that signed in before with `aq:push`. Never a session: it grants nothing.
+#[derive(Clone, Debug)]
+pub struct Remembered(pub Option<RememberedDevice>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Remembered {
+    type Rejection = AuthRejection;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthRejection> {
+        let ctx = context(parts)?;
+        Ok(Self(adapter::remembered(&ctx.auth, parts, &ctx.session)))
     }
 }
 

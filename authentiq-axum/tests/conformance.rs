@@ -1,6 +1,8 @@
 //! The shared conformance suite, against axum's in-process service.
 
-use authentiq_axum::{AuthLayer, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, routes};
+use authentiq_axum::{
+    AuthLayer, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, Remembered, routes,
+};
 use authentiq_conformance::{Authentiq, Framework, TestApp, TestRequest, TestResponse};
 use authentiq_core::Claims;
 use axum::body::Body;
@@ -62,6 +64,13 @@ async fn both(user: Authenticated, again: MaybeAuthenticated) -> Json<serde_json
     Json(serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
 }
 
+async fn device(device: Remembered, user: MaybeAuthenticated) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "device": device.0.map(|d| serde_json::json!({"sub": d.subject, "name": d.name})),
+        "sub": user.0.map(|u| u.subject),
+    }))
+}
+
 async fn api_me(user: Bearer) -> Json<Claims> {
     Json(user.0.claims)
 }
@@ -87,6 +96,7 @@ impl Framework for Axum {
             .route("/me", get(me).options(|| async { StatusCode::NO_CONTENT }))
             .route("/maybe", get(maybe))
             .route("/both", get(both))
+            .route("/device", get(device))
             .route("/api/me", get(api_me))
             .route("/custom", get(custom))
             .merge(routes(&auth))

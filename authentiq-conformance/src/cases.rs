@@ -1737,6 +1737,12 @@ pub async fn https_cookies_are_secure_host_cookies<F: Framework>() {
     assert_eq!(res.header("location"), Some("/me"));
     assert_cookie(&res, session, None, &secure(&max_age));
     assert_cookie(&res, &flow_name, Some(""), &secure("Max-Age=0"));
+    assert_cookie(
+        &res,
+        "__Host-authentiq_device",
+        None,
+        &secure(&format!("Max-Age={}", 90 * 86_400)),
+    );
     jar.apply(&res);
     assert_status(
         &app.call(api("/me").cookies(&jar)).await,
@@ -1864,4 +1870,207 @@ pub async fn json_callback_refusals_are_400<F: Framework>() {
         "the provider refused the sign-in: access_denied",
     );
     no_session_created(&app, &res, &jar).await;
+}
+
+/// The `GET /device` answer of the test app: the remembered device and the session's subject.
+async fn device_of<A: TestApp>(app: &A, jar: &Jar) -> Value {
+    let res = app.call(api("/device").cookies(jar)).await;
+    assert_status(&res, 200, "device");
+    res.json()
+}
+
+/// One-click sign-in: a sign-in that granted `aq:push` remembers the browser in an encrypted
+/// cookie (`HttpOnly`, `SameSite=Lax`, `Max-Age` of the configured days) that names the user but
+/// grants nothing, survives sign-out, starts a "Continue as" login with `login_hint` and
+/// `aq:push`, and is removed when it is tampered with or the next sign-in lacks `aq:push`.
+pub async fn remembered_device_offers_one_click<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let device_name = "authentiq_device";
+    let (res, mut jar) = sign_in_with(&h, &app, "/me", &Approval::default()).await;
+    assert_status(&res, 303, "sign-in");
+    let max_age = format!("Max-Age={}", 90 * 86_400);
+    let sealed = assert_cookie(
+        &res,
+        device_name,
+        None,
+        &["HttpOnly", "SameSite=Lax", "Path=/", &max_age],
+    );
+    let me = app.call(api("/me").cookies(&jar)).await.json();
+    let sub = me["sub"].as_str().expect("sub").to_owned();
+    let name = Approval::default().name;
+    assert!(
+        !sealed.contains(&sub) && !sealed.contains("Alice"),
+        "the cookie shows nothing: {sealed}"
+    );
+    assert_eq!(
+        device_of(&app, &jar).await,
+        json!({"device": {"sub": sub, "name": name}, "sub": sub})
+    );
+
+    // Signed out, the browser is still remembered, and the device alone is no session.
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/logout")
+                .header("origin", APP_URL)
+                .cookies(&jar),
+        )
+        .await;
+    assert_status(&res, 303, "logout");
+    assert!(
+        !res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("authentiq_device=")),
+        "sign-out keeps the device: {:?}",
+        res.set_cookies()
+    );
+    jar.apply(&res);
+    assert_eq!(jar.get(session_name()), None);
+    assert_eq!(
+        device_of(&app, &jar).await,
+        json!({"device": {"sub": sub, "name": name}, "sub": null})
+    );
+    refused(
+        &app.call(api("/me").cookies(&jar)).await,
+        401,
+        "unauthenticated",
+        "authentication is required",
+    );
+
+    // "Continue as": the login names the remembered user and asks for a push.
+    let res = app
+        .call(browser("/auth/login?remembered=1&return_to=%2Fme").cookies(&jar))
+        .await;
+    assert_status(&res, 303, "continue as");
+    let redirect_uri = format!("{APP_URL}/auth/callback");
+    assert_url(
+        res.header("location").unwrap_or_default(),
+        &format!("{}/authorize", h.provider.base_url()),
+        &[
+            ("response_type", Some("code")),
+            ("client_id", Some(&h.client.client_id)),
+            ("redirect_uri", Some(&redirect_uri)),
+            ("scope", Some("openid aq:name email~rs aq:push")),
+            ("state", None),
+            ("nonce", None),
+            ("code_challenge", None),
+            ("code_challenge_method", Some("S256")),
+            ("login_hint", Some(&sub)),
+        ],
+    );
+    // The link cannot name someone else: without the cookie there is no hint.
+    let res = app
+        .call(browser("/auth/login?remembered=1&return_to=%2F"))
+        .await;
+    assert_eq!(
+        param(res.header("location").unwrap_or_default(), "login_hint"),
+        None
+    );
+
+    // A tampered device cookie, or one sealed by another app, is no device and is removed.
+    let other = h.other(|b| b.session_key(vec![3u8; 64])).await;
+    let other_app = F::app(other).await;
+    let (foreign_res, _) = sign_in_with(&h, &other_app, "/", &Approval::default()).await;
+    let foreign = cookie_value(
+        foreign_res
+            .set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with("authentiq_device="))
+            .expect("the other app remembers too"),
+    );
+    let mut tampered = sealed.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    for bad in [
+        String::from_utf8(tampered).unwrap_or_default(),
+        foreign,
+        "junk".into(),
+    ] {
+        let mut jar = Jar::new();
+        jar.set(device_name, &bad);
+        let res = app.call(api("/device").cookies(&jar)).await;
+        assert_eq!(res.json(), json!({"device": null, "sub": null}));
+        assert_cookie(
+            &res,
+            device_name,
+            Some(""),
+            &["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=0"],
+        );
+    }
+
+    // A sign-in that did not grant `aq:push` forgets the browser.
+    let no_push = Approval {
+        grant: Grant::Only(vec!["aq:name".into(), "email".into()]),
+        ..Approval::default()
+    };
+    let (callback, mut browser_jar) = approved(&h, &app, "/", &no_push).await;
+    browser_jar.set(device_name, &sealed);
+    let res = app.call(browser(&callback).cookies(&browser_jar)).await;
+    assert_status(&res, 303, "sign-in without aq:push");
+    let mut after = browser_jar.clone();
+    after.apply(&res);
+    assert_cookie(
+        &res,
+        device_name,
+        Some(""),
+        &["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=0"],
+    );
+    assert_eq!(after.get(device_name), None);
+}
+
+/// With remembering off (`device_days` 0), no device cookie is set and one sent is ignored;
+/// a "Continue as" login never sends `prompt=consent`, which would disable one-click.
+pub async fn remembering_off_and_no_consent_prompt<F: Framework>() {
+    let h = Harness::with(|b| b.device_days(0)).await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, _) = sign_in_with(&h, &app, "/", &Approval::default()).await;
+    assert_status(&res, 303, "sign-in");
+    assert!(
+        !res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("authentiq_device=")),
+        "{:?}",
+        res.set_cookies()
+    );
+
+    let h = Harness::with(|b| b.prompt(Some("consent".into())).scope("aq:name")).await;
+    let app = F::app(h.auth.clone()).await;
+    let (res, jar) = sign_in_with(&h, &app, "/", &Approval::default()).await;
+    assert_status(&res, 303, "sign-in without aq:push requested");
+    assert!(
+        !res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("authentiq_device=")),
+        "no aq:push granted, nothing remembered"
+    );
+    let (res, _) = start_login(&app, "/").await;
+    assert_eq!(
+        param(res.header("location").unwrap_or_default(), "prompt").as_deref(),
+        Some("consent")
+    );
+    // A device remembered by the same app (same key) under another setting.
+    let remembering = h.other(|b| b.session_key(h.key.clone())).await;
+    let other_app = F::app(remembering).await;
+    let (res, _) = sign_in_with(&h, &other_app, "/", &Approval::default()).await;
+    let mut jar = jar;
+    jar.apply(&res);
+    assert!(
+        jar.get("authentiq_device").is_some(),
+        "{:?}",
+        res.set_cookies()
+    );
+    let res = app
+        .call(browser("/auth/login?remembered=1").cookies(&jar))
+        .await;
+    let loc = res.header("location").unwrap_or_default();
+    assert_eq!(
+        param(loc, "prompt"),
+        None,
+        "one-click is never sent with prompt=consent"
+    );
+    assert_eq!(
+        param(loc, "scope").as_deref(),
+        Some("openid aq:name aq:push")
+    );
+    assert!(param(loc, "login_hint").is_some());
 }

@@ -19,6 +19,7 @@
 //! | `OPTIONS /me` | `204`, no guard (a CORS preflight must pass) |
 //! | `GET /maybe` | `MaybeAuthenticated<Claims>`: `200` with `{"sub": <sub or null>}` |
 //! | `GET /both` | `Authenticated<Claims>` and `MaybeAuthenticated<Claims>` on one route: `200` with `{"sub": <sub>, "maybe": <sub or null>}` |
+//! | `GET /device` | `Remembered` and `MaybeAuthenticated<Claims>`: `200` with `{"device": {"sub", "name"} or null, "sub": <session sub or null>}` |
 //! | `GET /api/me` | `Bearer<Claims>`: `200` with the claims as JSON |
 //! | `GET /custom` | `Result<Authenticated, AuthRejection>`: on refusal `418` with `{"custom": "<error code>"}` |
 //! | auth routes | the adapter's `routes()` mount |

@@ -62,6 +62,8 @@ macro_rules! for_each_case {
             https_cookies_are_secure_host_cookies,
             signed_scopes_need_verified_values,
             json_callback_refusals_are_400,
+            remembered_device_offers_one_click,
+            remembering_off_and_no_consent_prompt,
         }
     };
 }

@@ -84,6 +84,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::Authentiq;
+use crate::device::RememberedDevice;
 use crate::guard::Identity;
 
 pub use crate::guard::{Rejection, SessionCache};
@@ -114,6 +115,17 @@ pub async fn optional<C: DeserializeOwned>(
     cache: &SessionCache,
 ) -> Result<Option<Identity<C>>, Rejection> {
     auth.optional(head, cache).await
+}
+
+/// The remembered device (`Remembered`): whom to offer "Continue as", for a browser that
+/// signed in before with one-click enabled. Never a session: it grants nothing. An unusable
+/// device cookie is `None`, and [`SessionCache::response_headers`] then removes it.
+pub fn remembered(
+    auth: &Authentiq,
+    head: &impl RequestHead,
+    cache: &SessionCache,
+) -> Option<RememberedDevice> {
+    cache.device(auth, head).cloned()
 }
 
 /// The API guard (`Bearer`): a bearer ID Token only, never a redirect; the session cookie is

@@ -13,6 +13,7 @@ pub(crate) struct Inner {
     pub(crate) provider: Provider,
     pub(crate) session_cipher: CookieCipher,
     pub(crate) flow_cipher: CookieCipher,
+    pub(crate) device_cipher: CookieCipher,
     pub(crate) names: CookieNames,
     /// Bearer ID Tokens that passed every check.
     pub(crate) bearer_cache: BearerCache,
@@ -21,6 +22,7 @@ pub(crate) struct Inner {
 pub(crate) struct CookieNames {
     pub(crate) session: String,
     pub(crate) flow_prefix: String,
+    pub(crate) device: String,
 }
 
 /// The SDK: configuration, provider connection, and every decision. Cheap to clone; create
@@ -67,11 +69,13 @@ impl Authentiq {
         let names = CookieNames {
             session: format!("{prefix}authentiq_session"),
             flow_prefix: format!("{prefix}authentiq_flow_"),
+            device: format!("{prefix}authentiq_device"),
         };
         Ok(Self {
             inner: Arc::new(Inner {
                 session_cipher: CookieCipher::new(&cfg.session_keys, "session"),
                 flow_cipher: CookieCipher::new(&cfg.session_keys, "flow"),
+                device_cipher: CookieCipher::new(&cfg.session_keys, "device"),
                 names,
                 bearer_cache: BearerCache::default(),
                 provider,

@@ -82,6 +82,18 @@ impl Authentiq {
     /// The authorization URL and the flow cookie for a new sign-in that returns to
     /// `return_to` (sanitised with [`safe_return_to`]).
     pub fn start_login(&self, return_to: Option<&str>, extra: &[(&str, &str)]) -> (String, String) {
+        self.start_login_with(return_to, extra, false)
+    }
+
+    /// [`Authentiq::start_login`], for a one-click sign-in when `one_click`: `aq:push` is
+    /// requested whatever the configured scopes, and `prompt=consent` (which disables
+    /// one-click) is never sent.
+    pub(crate) fn start_login_with(
+        &self,
+        return_to: Option<&str>,
+        extra: &[(&str, &str)],
+        one_click: bool,
+    ) -> (String, String) {
         let cfg = &self.inner.cfg;
         let state = random_token(STATE_BYTES);
         let nonce = random_token(32);
@@ -90,7 +102,14 @@ impl Authentiq {
         {
             let mut q = url.query_pairs_mut();
             let redirect_uri = cfg.redirect_uri();
-            let scope = cfg.scopes.to_string();
+            let mut scope = cfg.scopes.to_string();
+            if one_click && !scope.split(' ').any(|s| s == "aq:push") {
+                scope.push_str(" aq:push");
+            }
+            let prompt = cfg
+                .prompt
+                .clone()
+                .filter(|p| !(one_click && p.split(' ').any(|v| v == "consent")));
             q.append_pair("response_type", "code")
                 .append_pair("client_id", &cfg.client_id)
                 .append_pair("redirect_uri", &redirect_uri)
@@ -103,7 +122,7 @@ impl Authentiq {
             }
             let max_age = cfg.max_age.map(|m| m.to_string());
             for (k, v) in [
-                ("prompt", &cfg.prompt),
+                ("prompt", &prompt),
                 ("display", &cfg.display),
                 ("max_age", &max_age),
                 ("ui_locales", &cfg.ui_locales),
@@ -389,6 +408,10 @@ impl Authentiq {
                 claims.remove(*claim);
             }
         }
+        let pushed = grant.granted.iter().any(|s| s == "aq:push")
+            || reported
+                .as_deref()
+                .is_some_and(|r| r.split_whitespace().any(|s| s == "aq:push"));
         claims.insert("scope".into(), Value::String(grant.granted.join(" ")));
 
         let now = clock::now();
@@ -426,10 +449,26 @@ impl Authentiq {
                 Reply::json(200, &Value::Object(body))
             }
         };
-        Ok(reply
+        let reply = reply
             .header(SET_COOKIE, session_cookie)
             .header(CACHE_CONTROL, "no-store")
-            .header(VARY, "Cookie"))
+            .header(VARY, "Cookie");
+        // One-click: a sign-in that granted `aq:push` remembers this browser; one that did not
+        // forgets it.
+        let device = if pushed {
+            let text = |k: &str| data.claims.get(k).and_then(Value::as_str);
+            let name = text("name")
+                .or_else(|| text("preferred_username"))
+                .or_else(|| text("email"));
+            self.device_cookie(&data.sub, name)
+        } else {
+            head.cookie(&self.inner.names.device)
+                .map(|_| self.remove_cookie(&self.inner.names.device))
+        };
+        Ok(match device {
+            Some(c) => reply.header(SET_COOKIE, c),
+            None => reply,
+        })
     }
 
     fn read_flow(&self, head: &impl RequestHead, state: &str) -> Result<Flow, AuthError> {

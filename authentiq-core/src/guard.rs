@@ -14,6 +14,7 @@ use crate::adapter::RequestHead;
 use crate::bearer_cache::Verified;
 use crate::claims::{Claims, PROTOCOL_CLAIMS};
 use crate::clock;
+use crate::device::{DeviceCheck, RememberedDevice};
 use crate::error::{AuthError, TokenError};
 use crate::http::Reply;
 use crate::session::{SessionCheck, SessionState};
@@ -52,7 +53,13 @@ pub struct Identity<C = Claims> {
 /// must carry. Adapters create one per request (it is cheap: one `Arc`), put it in the
 /// request's context, and apply [`SessionCache::response_headers`] to the response.
 #[derive(Clone, Debug, Default)]
-pub struct SessionCache(Arc<tokio::sync::OnceCell<SessionCheck>>);
+pub struct SessionCache(Arc<Checks>);
+
+#[derive(Debug, Default)]
+struct Checks {
+    session: tokio::sync::OnceCell<SessionCheck>,
+    device: std::sync::OnceLock<DeviceCheck>,
+}
 
 impl SessionCache {
     /// An empty cache for a new request.
@@ -62,14 +69,34 @@ impl SessionCache {
 
     /// The session check, performed on first use.
     pub async fn get(&self, auth: &Authentiq, head: &impl RequestHead) -> &SessionCheck {
-        self.0.get_or_init(|| auth.check_session(head)).await
+        self.0
+            .session
+            .get_or_init(|| auth.check_session(head))
+            .await
+    }
+
+    /// The remembered device (one-click "Continue as"), read on first use. An unusable
+    /// device cookie is no device, and the response removes it.
+    pub fn device(&self, auth: &Authentiq, head: &impl RequestHead) -> Option<&RememberedDevice> {
+        self.0
+            .device
+            .get_or_init(|| auth.check_device(head))
+            .device
+            .as_ref()
+    }
+
+    /// Every `Set-Cookie` the response must carry: the session's and the remembered device's.
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.set_cookie()
+            .into_iter()
+            .chain(self.0.device.get().and_then(|d| d.set_cookie.as_deref()))
     }
 
     /// The `Set-Cookie` to append to the response (a refreshed idle timer or the removal of an
     /// unusable cookie), if the session was read and needs one. Adapters append
     /// [`SessionCache::response_headers`], which carries it with the caching headers it needs.
     pub fn set_cookie(&self) -> Option<&str> {
-        self.0.get().and_then(|c| c.set_cookie.as_deref())
+        self.0.session.get().and_then(|c| c.set_cookie.as_deref())
     }
 
     /// What the response must carry for the session cookie, given the values it already has
@@ -83,15 +110,16 @@ impl SessionCache {
     ///
     /// Adapters on `http` 1.x types use [`SessionCache::apply`], which does all of this.
     pub fn response_headers(&self, cache_control: &str, vary: &str) -> Vec<(HeaderName, String)> {
-        match self.set_cookie() {
-            Some(cookie) => session_cookie_headers(cookie, cache_control, vary),
-            None => Vec::new(),
+        let cookies: Vec<&str> = self.set_cookies().collect();
+        if cookies.is_empty() {
+            return Vec::new();
         }
+        session_cookie_headers(&cookies, cache_control, vary)
     }
 
     /// Applies [`SessionCache::response_headers`] to a response's headers.
     pub fn apply(&self, headers: &mut http::HeaderMap) {
-        if self.set_cookie().is_none() {
+        if self.set_cookies().next().is_none() {
             return;
         }
         let joined = |name| {
@@ -117,7 +145,7 @@ impl SessionCache {
 
     /// Applies [`SessionCache::response_headers`] to a reply the core decided (a refusal, say).
     pub fn apply_to_reply(&self, reply: Reply) -> Reply {
-        if self.set_cookie().is_none() {
+        if self.set_cookies().next().is_none() {
             return reply;
         }
         let joined = |name| {
@@ -145,11 +173,14 @@ impl SessionCache {
 /// `Cache-Control` and `Vary` are `cache_control` and `vary` (see
 /// [`SessionCache::response_headers`]).
 pub(crate) fn session_cookie_headers(
-    cookie: &str,
+    cookies: &[&str],
     cache_control: &str,
     vary: &str,
 ) -> Vec<(HeaderName, String)> {
-    let mut out = vec![(SET_COOKIE, cookie.to_owned())];
+    let mut out: Vec<(HeaderName, String)> = cookies
+        .iter()
+        .map(|c| (SET_COOKIE, (*c).to_owned()))
+        .collect();
     let directives = || {
         cache_control
             .split(',')

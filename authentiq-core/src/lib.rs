@@ -9,6 +9,7 @@ mod claims;
 mod clock;
 mod config;
 mod crypto;
+mod device;
 mod error;
 mod flow;
 mod guard;
@@ -25,6 +26,7 @@ pub use crate::config::{
     ClientAuthMethod, Config, ConfigBuilder, EndpointOverrides, RoutePaths, SessionConfig,
     SessionStoreSetting,
 };
+pub use crate::device::RememberedDevice;
 pub use crate::error::{AuthError, ConfigError, TokenError};
 pub use crate::guard::{Identity, Source};
 pub use crate::provider::ProviderMetadata;

@@ -154,13 +154,24 @@ impl Authentiq {
 
     fn login(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
         let return_to = head.query_param("return_to");
-        let hint = head.query_param("login_hint");
+        // "Continue as": the remembered device names the user (never the link), and the
+        // sign-in asks for a push to their phone.
+        let device = head
+            .query_param("remembered")
+            .map(|_| self.check_device(head))
+            .unwrap_or_default();
+        let remembered = device.device;
+        let hint = match &remembered {
+            Some(d) => Some(std::borrow::Cow::Borrowed(d.subject.as_str())),
+            None => head.query_param("login_hint"),
+        };
         let extra: Vec<(&str, &str)> = hint
             .as_deref()
             .map(|h| ("login_hint", h))
             .into_iter()
             .collect();
-        let (url, cookie) = self.start_login(return_to.as_deref(), &extra);
+        let (url, cookie) =
+            self.start_login_with(return_to.as_deref(), &extra, remembered.is_some());
         // A few pending sign-ins at most: older flow cookies go, so that the browser's
         // `Cookie` header never outgrows what proxies accept.
         let reply = self
@@ -169,6 +180,10 @@ impl Authentiq {
             .fold(Reply::redirect(303, url), |r, gone| {
                 r.header(SET_COOKIE, gone)
             });
+        let reply = match device.set_cookie {
+            Some(gone) => reply.header(SET_COOKIE, gone),
+            None => reply,
+        };
         Ok(reply
             .header(SET_COOKIE, cookie)
             .header(CACHE_CONTROL, "no-store"))
@@ -253,17 +268,8 @@ impl Authentiq {
     fn forget(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
         self.same_origin(head)?;
         Ok(Reply::redirect(303, "/")
-            .header(SET_COOKIE, self.remove_cookie(&self.device_cookie_name()))
+            .header(SET_COOKIE, self.remove_cookie(&self.inner.names.device))
             .header(CACHE_CONTROL, "no-store"))
-    }
-
-    pub(crate) fn device_cookie_name(&self) -> String {
-        let prefix = if self.inner.cfg.secure_cookies() {
-            "__Host-"
-        } else {
-            ""
-        };
-        format!("{prefix}authentiq_device")
     }
 
     /// OpenID Connect Back-Channel Logout 1.0: validates the `logout_token` and revokes the

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::OnceLock;
 
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
-use authentiq_core::{AuthError, Authentiq, Claims, Identity};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity, RememberedDevice};
 use rocket::catcher::{self, Catcher};
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{self, Fairing, Info, Kind};
@@ -148,7 +148,7 @@ impl Fairing for AuthFairing {
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         if let Some(ctx) = context(req)
-            && ctx.session.set_cookie().is_some()
+            && ctx.session.set_cookies().next().is_some()
         {
             let current = |name: &str| res.headers().get(name).collect::<Vec<_>>().join(", ");
             let (cache_control, vary) = (current("Cache-Control"), current("Vary"));
@@ -336,6 +336,26 @@ impl<'r, C: DeserializeOwned + Send> FromRequest<'r> for MaybeAuthenticated<C> {
             adapter::optional(&ctx.auth, &head, &ctx.session)
                 .await
                 .map(Self),
+        )
+    }
+}
+
+/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// browser that signed in before with `aq:push`. Never a session: it grants nothing.
+#[derive(Clone, Debug)]
+pub struct Remembered(pub Option<RememberedDevice>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Remembered {
+    type Error = AuthRejection;
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, AuthRejection> {
+        let Some(ctx) = context(req) else {
+            return outcome(req, Err(Rejection::not_configured()));
+        };
+        let head = Head::new(req);
+        outcome(
+            req,
+            Ok(Self(adapter::remembered(&ctx.auth, &head, &ctx.session))),
         )
     }
 }

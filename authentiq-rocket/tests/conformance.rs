@@ -2,7 +2,8 @@
 
 use authentiq_conformance::{Authentiq, Framework, TestApp, TestRequest, TestResponse};
 use authentiq_rocket::{
-    AuthFairing, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, catchers, routes,
+    AuthFairing, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, Remembered, catchers,
+    routes,
 };
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::local::asynchronous::Client;
@@ -67,6 +68,14 @@ fn both(user: Authenticated, again: MaybeAuthenticated) -> (ContentType, String)
     json(&serde_json::json!({ "sub": user.0.subject, "maybe": again.0.map(|u| u.subject) }))
 }
 
+#[rocket::get("/device")]
+fn device(device: Remembered, user: MaybeAuthenticated) -> (ContentType, String) {
+    json(&serde_json::json!({
+        "device": device.0.map(|d| serde_json::json!({"sub": d.subject, "name": d.name})),
+        "sub": user.0.map(|u| u.subject),
+    }))
+}
+
 #[rocket::get("/api/me")]
 fn api_me(user: Bearer) -> (ContentType, String) {
     json(&user.0.claims)
@@ -105,7 +114,7 @@ impl Framework for RocketFramework {
             base()
                 .mount(
                     "/",
-                    rocket::routes![public, me, preflight, maybe, both, api_me, custom],
+                    rocket::routes![public, me, preflight, maybe, both, device, api_me, custom],
                 )
                 .mount("/", routes(&auth))
                 .attach(AuthFairing::new(auth)),

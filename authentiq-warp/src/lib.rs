@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use authentiq_core::adapter::{self, MAX_BODY, Rejection, Reply, RequestHead, SessionCache};
-use authentiq_core::{AuthError, Authentiq, Claims, Identity};
+use authentiq_core::{AuthError, Authentiq, Claims, Identity, RememberedDevice};
 use http::header::SET_COOKIE;
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
@@ -226,8 +226,8 @@ impl AuthFilter {
                 let headers = res.headers_mut();
                 // A refusal recovered inside the wrap already carries them.
                 let carried = session
-                    .set_cookie()
-                    .is_some_and(|cookie| headers.get_all(SET_COOKIE).iter().any(|h| h == cookie));
+                    .set_cookies()
+                    .any(|cookie| headers.get_all(SET_COOKIE).iter().any(|h| h == cookie));
                 if !carried {
                     session.apply(headers);
                 }
@@ -264,6 +264,15 @@ impl AuthFilter {
             let id = adapter::optional(&cx.auth, &cx.head, &cx.session).await;
             id.map(MaybeAuthenticated).map_err(|r| cx.refuse(r))
         })
+    }
+
+    /// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+    /// browser that signed in before with `aq:push`. Never a session: it grants nothing.
+    pub fn remembered(
+        &self,
+    ) -> impl Filter<Extract = (Remembered,), Error = warp::Rejection> + Clone + use<> {
+        self.context()
+            .map(|cx: Context| Remembered(adapter::remembered(&cx.auth, &cx.head, &cx.session)))
     }
 
     /// A bearer ID Token only (API routes): 401 with `WWW-Authenticate: Bearer` otherwise,
@@ -385,6 +394,11 @@ impl<C> Deref for Authenticated<C> {
 /// The signed-in user if there is one ([`AuthFilter::maybe_authenticated`]).
 #[derive(Clone, Debug)]
 pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
+
+/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// browser that signed in before with `aq:push`. Never a session: it grants nothing.
+#[derive(Clone, Debug)]
+pub struct Remembered(pub Option<RememberedDevice>);
 
 /// A user identified by a bearer ID Token only ([`AuthFilter::bearer`]).
 #[derive(Clone, Debug)]

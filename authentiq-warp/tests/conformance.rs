@@ -2,7 +2,8 @@
 
 use authentiq_conformance::{Authentiq, Framework, TestApp, TestRequest, TestResponse};
 use authentiq_warp::{
-    AuthFilter, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, recover, routes,
+    AuthFilter, AuthRejection, Authenticated, Bearer, MaybeAuthenticated, Remembered, recover,
+    routes,
 };
 use http::StatusCode;
 use warp::filters::BoxedFilter;
@@ -86,6 +87,16 @@ impl Framework for Warp {
                     "maybe": again.0.map(|u| u.subject),
                 }))
             });
+        let device = warp::path!("device")
+            .and(warp::get())
+            .and(aq.remembered())
+            .and(aq.maybe_authenticated())
+            .map(|device: Remembered, user: MaybeAuthenticated| {
+                warp::reply::json(&serde_json::json!({
+        "device": device.0.map(|d| serde_json::json!({"sub": d.subject, "name": d.name})),
+        "sub": user.0.map(|u| u.subject),
+    }))
+            });
         let api_me = warp::path!("api" / "me")
             .and(warp::get())
             .and(aq.bearer())
@@ -100,6 +111,7 @@ impl Framework for Warp {
             .or(preflight)
             .or(maybe)
             .or(both)
+            .or(device)
             .or(api_me)
             .or(custom)
             .or(routes(&auth));

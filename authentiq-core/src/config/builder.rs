@@ -152,6 +152,8 @@ impl ConfigBuilder {
         jwks_refetch_interval: Duration;
         /// Where the provider sends the browser after logout.
         post_logout_redirect_uri: Option<String>;
+        /// Days a browser stays remembered for one-click sign-in; `0` turns it off (default 90).
+        device_days: u64;
     }
 
     /// Checks everything that can be checked without the network. A Redis store named by

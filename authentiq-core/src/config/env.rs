@@ -98,7 +98,8 @@ impl ConfigBuilder {
     /// Applies the optional variables that are set (an empty value counts as unset):
     /// `AUTHENTIQ_CLIENT_SECRET`, `AUTHENTIQ_SCOPE`, `APP_PUBLIC_URL` (or `http://<APP_ADDR>`,
     /// or `http://127.0.0.1:8000`), `APP_SESSION_KEY` (base64, at least 32 bytes),
-    /// `AUTHENTIQ_CLIENT_AUTH` and `APP_SESSION_STORE`. Settings made after this call win.
+    /// `AUTHENTIQ_CLIENT_AUTH`, `APP_SESSION_STORE` and `APP_DEVICE_DAYS`. Settings made after
+    /// this call win.
     pub fn with_env(self) -> Result<Self, ConfigError> {
         let mut b = self;
         if let Some(s) = var("AUTHENTIQ_CLIENT_SECRET") {
@@ -121,7 +122,21 @@ impl ConfigBuilder {
         if let Some(store) = parsed("APP_SESSION_STORE", str::parse)? {
             b = b.session_store_setting(store);
         }
+        if let Some(days) = parsed("APP_DEVICE_DAYS", parse_device_days)? {
+            b = b.device_days(days);
+        }
         Ok(b)
+    }
+}
+
+/// Parses `APP_DEVICE_DAYS`: whole days, `0` (off) to 3650.
+fn parse_device_days(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(d) if d <= 3650 => Ok(d),
+        _ => Err(format!(
+            "`{}` is not a number of days from 0 (off) to 3650",
+            crate::error::safe_text(text)
+        )),
     }
 }
 

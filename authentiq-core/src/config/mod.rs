@@ -178,6 +178,9 @@ pub struct Config {
     pub jwks_refetch_interval: Duration,
     /// Where the provider sends the browser after logout. Default `<public_url>/`.
     pub post_logout_redirect_uri: Option<String>,
+    /// How many days a browser stays remembered for one-click sign-in (the remembered-device
+    /// cookie set after a sign-in with `aq:push` granted). `0` turns it off. Default 90.
+    pub device_days: u64,
     pub(crate) session_keys: Vec<Vec<u8>>,
 }
 
@@ -191,6 +194,7 @@ impl std::fmt::Debug for Config {
             .field("scopes", &self.scopes.to_string())
             .field("client_auth", &self.client_auth)
             .field("session", &self.session)
+            .field("device_days", &self.device_days)
             .finish_non_exhaustive()
     }
 }
@@ -256,6 +260,7 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             jwks_refetch_interval: Duration::from_secs(10),
             post_logout_redirect_uri: None,
+            device_days: 90,
             session_keys: Vec::new(),
         }
     }
