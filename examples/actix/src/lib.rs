@@ -5,15 +5,19 @@
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use authentiq_actix::{AuthMiddleware, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_actix::{AuthMiddleware, Authenticated, Bearer, MaybeAuthenticated, Remembered};
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
 pub use authentiq_example_common::Running;
 
-async fn home(user: MaybeAuthenticated) -> HttpResponse {
+async fn home(user: MaybeAuthenticated, device: Remembered) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(common::home_page("actix-web", user.0.as_ref()))
+        .body(common::home_page(
+            "actix-web",
+            user.0.as_ref(),
+            device.0.as_ref(),
+        ))
 }
 
 async fn me(user: Authenticated) -> web::Json<serde_json::Value> {

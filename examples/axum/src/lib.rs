@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use authentiq_axum::{AuthLayer, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_axum::{AuthLayer, Authenticated, Bearer, MaybeAuthenticated, Remembered};
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
 pub use authentiq_example_common::Running;
@@ -11,8 +11,12 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 
-async fn home(user: MaybeAuthenticated) -> Html<String> {
-    Html(common::home_page("axum", user.0.as_ref()))
+async fn home(user: MaybeAuthenticated, device: Remembered) -> Html<String> {
+    Html(common::home_page(
+        "axum",
+        user.0.as_ref(),
+        device.0.as_ref(),
+    ))
 }
 
 async fn me(user: Authenticated) -> Json<serde_json::Value> {

@@ -79,6 +79,20 @@ async fn a_person_signs_in_and_out_in_chromium() {
         b.url().await
     );
     assert!(
+        b.cookies()
+            .await
+            .iter()
+            .all(|c| c["name"] != "authentiq_session"),
+        "session cookie removed"
+    );
+    // Signed out, the browser is remembered for one click; "Not you?" forgets it.
+    assert!(
+        b.text().await.contains("Continue as Alice"),
+        "{}",
+        b.text().await
+    );
+    b.click("form[action='/auth/forget'] button").await;
+    assert!(
         b.text().await.contains("You are not signed in."),
         "{}",
         b.text().await
@@ -87,7 +101,7 @@ async fn a_person_signs_in_and_out_in_chromium() {
         b.cookies()
             .await
             .iter()
-            .all(|c| c["name"] != "authentiq_session"),
-        "session cookie removed"
+            .all(|c| c["name"] != "authentiq_device"),
+        "device cookie removed"
     );
 }

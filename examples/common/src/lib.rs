@@ -20,7 +20,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 pub use authentiq_core::SessionStoreSetting;
-use authentiq_core::{Authentiq, Claims, ConfigBuilder, ConfigError, Identity};
+use authentiq_core::{Authentiq, Claims, ConfigBuilder, ConfigError, Identity, RememberedDevice};
 use authentiq_dev::ClientRegistration;
 pub use authentiq_dev::DevProvider;
 
@@ -212,10 +212,15 @@ pub fn claims_json(identity: &Identity<Claims>) -> serde_json::Value {
     serde_json::to_value(&identity.claims).unwrap_or_default()
 }
 
-/// The home page: who is signed in with a sign-out button, or a sign-in link.
-pub fn home_page(framework: &str, user: Option<&Identity<Claims>>) -> String {
-    let body = match user {
-        Some(id) => {
+/// The home page: who is signed in with a sign-out button; for a remembered browser, a
+/// one-click "Continue as" link and a "Not you?" form; or a sign-in link.
+pub fn home_page(
+    framework: &str,
+    user: Option<&Identity<Claims>>,
+    device: Option<&RememberedDevice>,
+) -> String {
+    let body = match (user, device) {
+        (Some(id), _) => {
             let c = &id.claims;
             let email = c
                 .verified_email()
@@ -228,7 +233,14 @@ pub fn home_page(framework: &str, user: Option<&Identity<Claims>>) -> String {
                 html_escape(&c.display_name())
             )
         }
-        None => "<p>You are not signed in.</p><p><a class=\"button\" href=\"/auth/login?return_to=/\">Sign in with Authentiq</a></p>".to_owned(),
+        (None, Some(d)) => format!(
+            "<p>Welcome back.</p>\
+             <p><a class=\"button\" href=\"/auth/login?remembered=1&amp;return_to=%2F\">Continue as <strong>{}</strong></a></p>\
+             <p>One click: approve the push notification on your phone.</p>\
+             <form method=\"post\" action=\"/auth/forget\"><button class=\"link\">Not you?</button></form>",
+            html_escape(d.name.as_deref().unwrap_or("your last account"))
+        ),
+        (None, None) => "<p>You are not signed in.</p><p><a class=\"button\" href=\"/auth/login?return_to=/\">Sign in with Authentiq</a></p>".to_owned(),
     };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>authentiq-rs example</title>\

@@ -258,6 +258,48 @@ pub async fn sign_in_me_sign_out(app: &str) {
         location.as_deref(),
         Some(format!("{app}/auth/login?return_to=%2Fme").as_str())
     );
+
+    // Signed out, the browser is remembered: one click to continue, or forget it.
+    let (_, _, page) = b
+        .send(reqwest::Method::GET, &format!("{app}/"), None, html)
+        .await;
+    assert!(
+        page.contains("Continue as <strong>Smoke Tester</strong>")
+            && page.contains("href=\"/auth/login?remembered=1&amp;return_to=%2F\"")
+            && page.contains("action=\"/auth/forget\""),
+        "the home page offers one-click sign-in: {page}"
+    );
+    let (status, location, _) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/auth/login?remembered=1&return_to=%2F"),
+            None,
+            html,
+        )
+        .await;
+    assert_eq!(status, 303, "continue as");
+    let authorize = location.unwrap_or_default();
+    assert!(
+        authorize.contains("login_hint=") && authorize.contains("aq%3Apush"),
+        "a one-click sign-in: {authorize}"
+    );
+    let (status, location, _) = b
+        .send(
+            reqwest::Method::POST,
+            &format!("{app}/auth/forget"),
+            Some(&[]),
+            html,
+        )
+        .await;
+    assert_eq!(status, 303, "forget");
+    assert_eq!(location.as_deref(), Some(format!("{app}/").as_str()));
+    let (_, _, page) = b
+        .send(reqwest::Method::GET, &format!("{app}/"), None, html)
+        .await;
+    assert!(
+        page.contains("Sign in") && !page.contains("Continue as"),
+        "the device is forgotten: {page}"
+    );
 }
 
 fn start(binary: &str, env: &[(&str, &str)]) -> (bool, String) {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
 pub use authentiq_example_common::Running;
-use authentiq_rocket::{AuthFairing, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_rocket::{AuthFairing, Authenticated, Bearer, MaybeAuthenticated, Remembered};
 use rocket::config::LogLevel;
 use rocket::fairing::AdHoc;
 use rocket::http::ContentType;
@@ -16,8 +16,12 @@ use rocket::response::content::RawHtml;
 use rocket::{Build, Rocket};
 
 #[rocket::get("/")]
-fn home(user: MaybeAuthenticated) -> RawHtml<String> {
-    RawHtml(common::home_page("rocket", user.0.as_ref()))
+fn home(user: MaybeAuthenticated, device: Remembered) -> RawHtml<String> {
+    RawHtml(common::home_page(
+        "rocket",
+        user.0.as_ref(),
+        device.0.as_ref(),
+    ))
 }
 
 #[rocket::get("/me")]

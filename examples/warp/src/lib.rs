@@ -6,7 +6,7 @@
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
 pub use authentiq_example_common::Running;
-use authentiq_warp::{AuthFilter, Authenticated, Bearer, MaybeAuthenticated};
+use authentiq_warp::{AuthFilter, Authenticated, Bearer, MaybeAuthenticated, Remembered};
 use warp::{Filter, Rejection, Reply};
 
 /// The app's filter: its routes and the auth routes inside the [`AuthFilter`] wrap.
@@ -15,8 +15,13 @@ pub fn app(auth: Authentiq) -> impl Filter<Extract = (impl Reply,), Error = Reje
     let home = warp::path::end()
         .and(warp::get())
         .and(aq.maybe_authenticated())
-        .map(|user: MaybeAuthenticated| {
-            warp::reply::html(common::home_page("warp", user.0.as_ref()))
+        .and(aq.remembered())
+        .map(|user: MaybeAuthenticated, device: Remembered| {
+            warp::reply::html(common::home_page(
+                "warp",
+                user.0.as_ref(),
+                device.0.as_ref(),
+            ))
         });
     let me = warp::path!("me")
         .and(warp::get())
