@@ -1697,8 +1697,9 @@ pub async fn forget_removes_remembered_device<F: Framework>() {
 }
 
 /// On an `https` public URL every cookie the SDK sets is `Secure` with the `__Host-` prefix
-/// (no `Domain`, `Path=/`): the flow cookie, the session cookie, their removals at callback and
-/// logout, and the remembered-device removal. A cookie without the prefix is not the session.
+/// (no `Domain`, `Path=/`): the flow cookie (`SameSite=None` there, for `form_post`), the session
+/// cookie, their removals at callback and logout, and the remembered-device cookie and removal.
+/// A cookie without the prefix is not the session.
 pub async fn https_cookies_are_secure_host_cookies<F: Framework>() {
     const SITE: &str = "https://app.example";
     let h = Harness::at(SITE, |b| b).await;
@@ -1720,7 +1721,19 @@ pub async fn https_cookies_are_secure_host_cookies<F: Framework>() {
         flow_name.starts_with("__Host-authentiq_flow_"),
         "{flow_name}"
     );
-    assert_cookie(&res, &flow_name, None, &secure("Max-Age=600"));
+    // `SameSite=None`, so that a provider's cross-site form_post reaches the callback with it.
+    assert_cookie(
+        &res,
+        &flow_name,
+        None,
+        &[
+            "HttpOnly",
+            "SameSite=None",
+            "Path=/",
+            "Secure",
+            "Max-Age=600",
+        ],
+    );
     let mut jar = Jar::new();
     jar.apply(&res);
     let location = res.header("location").unwrap_or_default();

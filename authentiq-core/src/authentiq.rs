@@ -106,12 +106,23 @@ impl Authentiq {
     }
 
     pub(crate) fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
+        self.cookie_with(name, value, max_age, cookie::SameSite::Lax)
+    }
+
+    /// A cookie as [`Self::cookie`] makes it, with another `SameSite`.
+    pub(crate) fn cookie_with(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: u64,
+        same_site: cookie::SameSite,
+    ) -> String {
         let secure = self.inner.cfg.secure_cookies();
         cookie::Cookie::build((name, value))
             .path("/")
             .http_only(true)
             .secure(secure)
-            .same_site(cookie::SameSite::Lax)
+            .same_site(same_site)
             .max_age(cookie::time::Duration::seconds(
                 i64::try_from(max_age).unwrap_or(i64::MAX),
             ))

@@ -151,7 +151,20 @@ impl Authentiq {
             .inner
             .flow_cipher
             .seal(&name, &serde_json::to_vec(&flow).unwrap_or_default());
-        (url.into(), self.cookie(&name, &sealed, FLOW_LIFETIME))
+        // On https the flow cookie is `SameSite=None` (with `Secure` and `__Host-`): a provider
+        // answering with `response_mode=form_post` makes a cross-site POST to the callback,
+        // which a `Lax` cookie would not reach. Sending it cross-site gives nothing away: it is
+        // encrypted, and a callback is accepted only with the `state` it holds. Browsers refuse
+        // `None` without `Secure`, so plain-http development keeps `Lax`.
+        let same_site = if self.inner.cfg.secure_cookies() {
+            cookie::SameSite::None
+        } else {
+            cookie::SameSite::Lax
+        };
+        (
+            url.into(),
+            self.cookie_with(&name, &sealed, FLOW_LIFETIME, same_site),
+        )
     }
 
     /// The `Set-Cookie` removals a login must send beside `new_cookie` (the flow cookie from
