@@ -431,6 +431,11 @@ impl Shared {
 
         let mut params = Vec::new();
         let mut extra = Vec::new();
+        // Browser-delivered ID Tokens are always asymmetrically signed.
+        let browser_alg = match client.reg.id_token_alg {
+            Alg::HS256 => Alg::RS256,
+            alg => alg,
+        };
         if req.code {
             let code = random_token(32);
             let now = Instant::now();
@@ -445,16 +450,14 @@ impl Shared {
                     expires,
                 },
             );
-            extra.push(("c_hash", json!(half_hash(&code))));
+            extra.push(("c_hash", json!(half_hash(browser_alg, &code))));
             params.push(("code", code));
         }
         if req.id_token {
-            // Browser-delivered ID Tokens are always asymmetrically signed.
-            let alg = match client.reg.id_token_alg {
-                Alg::HS256 => Alg::RS256,
-                alg => alg,
-            };
-            params.push(("id_token", self.id_token(&state, client, &auth, alg, extra)));
+            params.push((
+                "id_token",
+                self.id_token(&state, client, &auth, browser_alg, extra),
+            ));
         }
         params.extend(req.state.clone().map(|s| ("state", s)));
         params.push(("session_state", auth.session_state.clone()));

@@ -194,8 +194,15 @@ fn sha256(data: &[u8]) -> digest::Digest {
 }
 
 /// `at_hash` / `c_hash`: base64url of the left half of SHA-256.
-fn half_hash(value: &str) -> String {
-    b64url(&sha256(value.as_bytes()).as_ref()[..16])
+/// `at_hash` / `c_hash`: the left half of the hash that goes with the ID Token's algorithm
+/// (SHA-512 for EdDSA with Ed25519, SHA-256 for the others here).
+fn half_hash(alg: Alg, value: &str) -> String {
+    let hash = match alg {
+        Alg::EdDSA => digest::digest(&digest::SHA512, value.as_bytes()),
+        Alg::HS256 | Alg::RS256 | Alg::ES256 => sha256(value.as_bytes()),
+    };
+    let bytes = hash.as_ref();
+    b64url(&bytes[..bytes.len() / 2])
 }
 
 /// Authentiq-style stable subject: 43 base64url characters derived from the email address.

@@ -190,7 +190,10 @@ impl Shared {
             },
         );
         state.redeemed.insert(code.to_owned(), access_token.clone());
-        let extra = vec![("at_hash", json!(half_hash(&access_token)))];
+        let extra = vec![(
+            "at_hash",
+            json!(half_hash(client.reg.id_token_alg, &access_token)),
+        )];
         let id_token = self.id_token(&state, &client, &grant.auth, client.reg.id_token_alg, extra);
         Ok(json!({
             "access_token": access_token,
