@@ -79,10 +79,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// Requests share a key (and so a session check) only when everything the checks read is
+    /// the same: method, path and query, and the whole `Cookie` header (the session and the
+    /// remembered-device cookies both come from it).
     fn key(&self, head: &Head) -> Key {
-        let cookie = head
-            .cookie(self.auth.session_cookie_name())
-            .map(str::to_owned);
+        let mut values = head.header_values("cookie").peekable();
+        let cookie = values
+            .peek()
+            .is_some()
+            .then(|| values.collect::<Vec<_>>().join("; "));
         (
             head.method.clone(),
             head.path_and_query().into_owned(),
@@ -408,5 +413,48 @@ impl<C> Deref for Bearer<C> {
     type Target = Identity<C>;
     fn deref(&self) -> &Identity<C> {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(cookie: Option<&str>) -> Head {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = cookie {
+            headers.insert("cookie", c.parse().expect("a header value"));
+        }
+        Head {
+            method: Method::GET,
+            path: "/".into(),
+            query: None,
+            headers,
+        }
+    }
+
+    /// Two requests in flight at once share a session check only when they carry the same
+    /// cookies: two browsers with the same (or no) session but different remembered devices
+    /// must never see each other's "Continue as".
+    #[tokio::test]
+    async fn requests_share_a_check_only_with_the_same_cookies() {
+        let provider = authentiq_dev::DevProvider::start().expect("provider");
+        let client = provider.register_client(authentiq_dev::ClientRegistration::default());
+        let auth = Authentiq::builder(provider.issuer(), &client.client_id)
+            .client_secret(&client.client_secret)
+            .public_url("http://127.0.0.1:8000")
+            .build()
+            .await
+            .expect("auth");
+        let shared = Shared {
+            auth,
+            live: Mutex::default(),
+        };
+        let a = shared.key(&head(Some("authentiq_device=alice")));
+        let b = shared.key(&head(Some("authentiq_device=bob")));
+        let none = shared.key(&head(None));
+        assert_ne!(a, b);
+        assert_ne!(a, none);
+        assert_eq!(a, shared.key(&head(Some("authentiq_device=alice"))));
     }
 }
