@@ -225,7 +225,7 @@ impl<S: Send + Sync, C: DeserializeOwned + Send> FromRequestParts<S> for MaybeAu
     }
 }
 
-/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// The remembered device: whom to offer "Continue as &lt;name&gt;" (a one-click sign-in), for a
 /// browser that signed in before with `aq:push`. Never a session: it grants nothing.
 #[derive(Clone, Debug)]
 pub struct Remembered(pub Option<RememberedDevice>);

@@ -1,5 +1,5 @@
 //! The remembered device: after a sign-in with `aq:push` granted, the browser keeps an
-//! encrypted cookie saying who signed in here, so the app can offer "Continue as <name>" and
+//! encrypted cookie saying who signed in here, so the app can offer "Continue as &lt;name&gt;" and
 //! start a one-click sign-in (a push to the user's phone instead of a QR code).
 //!
 //! The cookie is sealed with its own key (derived from the session key for the purpose

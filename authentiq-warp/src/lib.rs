@@ -271,7 +271,7 @@ impl AuthFilter {
         })
     }
 
-    /// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+    /// The remembered device: whom to offer "Continue as &lt;name&gt;" (a one-click sign-in), for a
     /// browser that signed in before with `aq:push`. Never a session: it grants nothing.
     pub fn remembered(
         &self,
@@ -400,7 +400,7 @@ impl<C> Deref for Authenticated<C> {
 #[derive(Clone, Debug)]
 pub struct MaybeAuthenticated<C = Claims>(pub Option<Identity<C>>);
 
-/// The remembered device: whom to offer "Continue as <name>" (a one-click sign-in), for a
+/// The remembered device: whom to offer "Continue as &lt;name&gt;" (a one-click sign-in), for a
 /// browser that signed in before with `aq:push`. Never a session: it grants nothing.
 #[derive(Clone, Debug)]
 pub struct Remembered(pub Option<RememberedDevice>);
