@@ -56,6 +56,10 @@ macro_rules! for_each_case {
             session_cookie_responses_are_not_cached,
             bearer_header_text_cannot_break_challenge,
             hostile_state_names_no_cookie,
+            encrypted_sign_in_creates_session,
+            encrypted_bearer_and_downgrade,
+            encrypted_sign_in_downgrade_refused,
+            client_jwks_published,
         }
     };
 }
