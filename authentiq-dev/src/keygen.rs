@@ -102,3 +102,53 @@ fn rsa_integers(der: &[u8]) -> Option<Vec<&[u8]>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use aws_lc_rs::rsa::{KeyPair, KeyPairComponents, PublicKeyComponents};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn bytes(k: &Value, m: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(k[m].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn keygen_makes_consistent_private_keys_and_publishes_no_private_member() {
+        let (private, public) = client_keys(true);
+        let (private, public) = (&private["keys"], &public["keys"]);
+        assert_eq!(private.as_array().unwrap().len(), 2);
+        for k in public.as_array().unwrap() {
+            for m in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(k.get(m).is_none(), "{m} published");
+            }
+            assert_eq!(k["use"], "enc");
+        }
+        // The EC point is the public key of `d`.
+        let ec = &private[0];
+        let key = PrivateKey::from_private_key(&ECDH_P256, &bytes(ec, "d")).unwrap();
+        let point = key.compute_public_key().unwrap();
+        assert_eq!(point.as_ref()[1..33], bytes(ec, "x")[..]);
+        assert_eq!(point.as_ref()[33..], bytes(ec, "y")[..]);
+        // The RSA members form one consistent 2048-bit key.
+        let rsa = &private[1];
+        assert_eq!(bytes(rsa, "n").len(), 256);
+        let components = KeyPairComponents {
+            public_key: PublicKeyComponents {
+                n: bytes(rsa, "n"),
+                e: bytes(rsa, "e"),
+            },
+            d: bytes(rsa, "d"),
+            p: bytes(rsa, "p"),
+            q: bytes(rsa, "q"),
+            dP: bytes(rsa, "dp"),
+            dQ: bytes(rsa, "dq"),
+            qInv: bytes(rsa, "qi"),
+        };
+        assert!(KeyPair::from_components(&components).is_ok());
+        // Without `--rsa`, one EC key.
+        assert_eq!(client_keys(false).0["keys"].as_array().unwrap().len(), 1);
+    }
+}
