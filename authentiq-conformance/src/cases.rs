@@ -57,26 +57,26 @@ fn assert_status(res: &TestResponse, status: u16, what: &str) {
 }
 
 /// What the core says when it refuses, as a client reads it in `error_description`.
-mod says {
-    pub(super) const TAMPERED: &str = "the session is no longer valid: the session cookie is tampered with or was sealed with another key";
-    pub(super) const EXPIRED: &str = "the session is no longer valid: the session has expired";
-    pub(super) const IDLE: &str = "the session is no longer valid: the session was idle too long";
-    pub(super) const FOREIGN: &str =
+pub(crate) mod says {
+    pub(crate) const TAMPERED: &str = "the session is no longer valid: the session cookie is tampered with or was sealed with another key";
+    pub(crate) const EXPIRED: &str = "the session is no longer valid: the session has expired";
+    pub(crate) const IDLE: &str = "the session is no longer valid: the session was idle too long";
+    pub(crate) const FOREIGN: &str =
         "the session is no longer valid: the session belongs to another issuer or client";
-    pub(super) const ENDED: &str = "the session is no longer valid: the session was ended";
-    pub(super) const STATE_MISMATCH: &str =
+    pub(crate) const ENDED: &str = "the session is no longer valid: the session was ended";
+    pub(crate) const STATE_MISMATCH: &str =
         "the state parameter does not match the sign-in started in this browser";
-    pub(super) const FLOW_MISSING: &str =
+    pub(crate) const FLOW_MISSING: &str =
         "no sign-in is in progress in this browser, or it expired";
-    pub(super) const CROSS_ORIGIN: &str = "cross-origin request refused";
-    pub(super) const METHOD: &str = "method not allowed";
-    pub(super) const TOO_LARGE: &str = "the request body is too large";
+    pub(crate) const CROSS_ORIGIN: &str = "cross-origin request refused";
+    pub(crate) const METHOD: &str = "method not allowed";
+    pub(crate) const TOO_LARGE: &str = "the request body is too large";
     /// A bearer or logout token refused by `check` (the token rule's own text).
-    pub(super) fn bad_token(check: &str) -> String {
+    pub(crate) fn bad_token(check: &str) -> String {
         format!("the bearer token is invalid: {check}")
     }
     /// A callback's ID Token refused by `check`.
-    pub(super) fn bad_id_token(check: &str) -> String {
+    pub(crate) fn bad_id_token(check: &str) -> String {
         format!("the ID Token is invalid: {check}")
     }
 }
@@ -97,7 +97,7 @@ fn challenge_text(s: &str) -> String {
 /// `Cache-Control: no-store`, the challenge (on a 401 exactly one `WWW-Authenticate`, the bare
 /// `Bearer` or RFC 6750's `invalid_token` one with the same description; none otherwise) and
 /// the body, byte for byte.
-fn refused(res: &TestResponse, status: u16, code: &str, description: &str) {
+pub(crate) fn refused(res: &TestResponse, status: u16, code: &str, description: &str) {
     assert_status(res, status, code);
     assert_eq!(
         res.header("content-type"),
@@ -135,7 +135,7 @@ fn refused(res: &TestResponse, status: u16, code: &str, description: &str) {
 
 /// Asserts that a refused callback created no session: no `Set-Cookie` other than removals
 /// carries the session cookie, and the browser, once it applied the answer, is not signed in.
-async fn no_session_created<A: TestApp>(app: &A, res: &TestResponse, jar: &Jar) {
+pub(crate) async fn no_session_created<A: TestApp>(app: &A, res: &TestResponse, jar: &Jar) {
     assert!(
         !res.set_cookies()
             .iter()

@@ -32,6 +32,7 @@
 #![deny(dead_code)]
 
 mod cases;
+mod encrypted;
 mod jar;
 mod list;
 mod store;
@@ -47,11 +48,17 @@ pub use store::CountingStore;
 /// Exports the listed cases and their names.
 macro_rules! export_cases {
     ([] $($case:ident),* $(,)?) => {
-        pub use cases::{$($case),*};
+        pub use all_cases::{$($case),*};
 
         /// The case names, in the order of the list (the rows of the conformance matrix).
         pub const CASES: &[&str] = &[$(stringify!($case)),*];
     };
+}
+
+/// Every module of cases, for the exports.
+mod all_cases {
+    pub use crate::cases::*;
+    pub use crate::encrypted::*;
 }
 
 for_each_case!([export_cases]);
@@ -289,10 +296,12 @@ macro_rules! conformance_tests {
 mod tests {
     use super::CASES;
 
-    /// The names of the public functions in `cases.rs`, i.e. the cases written.
+    /// The names of the public functions in `cases.rs` and `encrypted.rs`, i.e. the cases
+    /// written.
     fn written() -> Vec<&'static str> {
         include_str!("cases.rs")
             .lines()
+            .chain(include_str!("encrypted.rs").lines())
             .map(str::trim_start)
             .filter_map(|l| {
                 l.strip_prefix("pub async fn ")

@@ -64,6 +64,10 @@ macro_rules! for_each_case {
             json_callback_refusals_are_400,
             remembered_device_offers_one_click,
             remembering_off_and_no_consent_prompt,
+            encrypted_sign_in_creates_session,
+            encrypted_bearer_and_downgrade,
+            encrypted_sign_in_downgrade_refused,
+            client_jwks_published,
         }
     };
 }

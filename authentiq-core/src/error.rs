@@ -120,7 +120,17 @@ pub enum TokenError {
     /// A five-part JWE: encrypted ID Tokens need a client decryption key.
     #[error("the token is encrypted (JWE) and no decryption key is configured")]
     Encrypted,
-    /// `alg: none` or an empty signature.
+    /// An encrypted ID Token (JWE) that was refused: an algorithm outside the accepted ones
+    /// (`RSA1_5`, `dir`, symmetric key wrapping, `PBES2-*`, ...), a `zip` or unknown `crit`
+    /// header, a `kid` that names no client key, or any failure to decrypt. Every cause gives
+    /// this same error, so that the token's sender learns nothing from the answer or the log.
+    #[error("the encrypted token cannot be decrypted with this client's keys")]
+    Undecryptable,
+    /// A plain signed ID Token where encryption is required
+    /// (`AUTHENTIQ_ID_TOKEN_ENCRYPTION=required`).
+    #[error("the token is not encrypted, and this client requires encrypted ID Tokens")]
+    NotEncrypted,
+    /// `alg: none` or an empty signature, or an encrypted token whose content is not a signed JWT.
     #[error("the token is unsigned")]
     Unsigned,
     /// An algorithm outside the policy for the channel the token arrived through.

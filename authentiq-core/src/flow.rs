@@ -332,6 +332,7 @@ impl Authentiq {
         if store.jti_seen(&completed).await.map_err(store_failed)? {
             return Err(AuthError::FlowMissing);
         }
+        let mut signed_hint = None;
         let (claims, tokens) = match (p.code.as_deref(), p.id_token.as_deref()) {
             (Some(code), browser_token) => {
                 // Hybrid: a browser-delivered ID Token must hold an asymmetric signature,
@@ -355,7 +356,7 @@ impl Authentiq {
                 let id_token = tr.id_token.clone().ok_or_else(|| {
                     AuthError::InvalidProviderResponse("the token response has no id_token".into())
                 })?;
-                let claims = self
+                let valid = self
                     .validate_id_token(
                         &id_token,
                         Channel::TokenEndpoint,
@@ -364,19 +365,21 @@ impl Authentiq {
                         None,
                     )
                     .await
-                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?
-                    .claims();
-                (claims, Some((tr, id_token)))
+                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?;
+                // An encrypted ID Token goes back to the provider (`id_token_hint`) as the
+                // signed token it held (OpenID Connect Core 3.1.2.1).
+                let id_token = valid.signed_token().map_or(id_token, str::to_owned);
+                (valid.claims(), Some((tr, id_token)))
             }
             (None, Some(t)) => {
                 // Implicit (AuthentiqJS forwarding an ID Token): browser channel rules.
                 let at = p.access_token.as_deref().map(|a| (a, None));
-                let claims = self
+                let valid = self
                     .validate_id_token(t, Channel::Browser, Some(&flow.nonce), at, None)
                     .await
-                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?
-                    .claims();
-                (claims, None)
+                    .map_err(|e| AuthError::token(AuthError::InvalidIdToken, e))?;
+                signed_hint = valid.signed_token().map(str::to_owned);
+                (valid.claims(), None)
             }
             (None, None) => {
                 return Err(AuthError::InvalidRequest(
@@ -431,7 +434,7 @@ impl Authentiq {
         let session_state = p
             .session_state
             .or_else(|| tokens.as_ref().and_then(|(tr, _)| tr.session_state.clone()));
-        let id_token = tokens.map(|(_, t)| t).or(p.id_token);
+        let id_token = tokens.map(|(_, t)| t).or(signed_hint).or(p.id_token);
         let data = SessionData {
             // A fresh id at every sign-in: a session id is never carried over or accepted
             // from the client.

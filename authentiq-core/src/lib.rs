@@ -23,8 +23,8 @@ mod token;
 pub use crate::authentiq::Authentiq;
 pub use crate::claims::{Address, Claims, Location};
 pub use crate::config::{
-    ClientAuthMethod, Config, ConfigBuilder, EndpointOverrides, RoutePaths, SessionConfig,
-    SessionStoreSetting,
+    ClientAuthMethod, Config, ConfigBuilder, EndpointOverrides, IdTokenEncryption, RoutePaths,
+    SessionConfig, SessionStoreSetting,
 };
 pub use crate::device::RememberedDevice;
 pub use crate::error::{AuthError, ConfigError, TokenError};
@@ -37,7 +37,7 @@ pub use crate::session::RedisStore;
 pub use crate::session::{
     CookieSessions, MemoryStore, Revocation, SessionData, SessionStore, StoreError,
 };
-pub use crate::token::{AlgPolicy, Algorithm, Channel, ValidatedToken};
+pub use crate::token::{AlgPolicy, Algorithm, Channel, ClientKeys, ValidatedToken};
 /// Implement [`SessionStore`] with plain `async fn`s: put `#[authentiq_core::async_trait]` on
 /// the `impl`.
 pub use async_trait::async_trait;

@@ -32,22 +32,26 @@ pub enum AuthRoute {
     Forget,
     /// OpenID Back-Channel Logout (`POST`).
     BackchannelLogout,
+    /// The public halves of the client keys as a JWKS (`GET`, `HEAD`): the client's
+    /// `jwks_uri`. 404 when no client keys are set.
+    Jwks,
 }
 
 impl AuthRoute {
     /// Every auth route, in the order adapters mount them.
-    pub const ALL: [AuthRoute; 5] = [
+    pub const ALL: [AuthRoute; 6] = [
         Self::Login,
         Self::Callback,
         Self::Logout,
         Self::Forget,
         Self::BackchannelLogout,
+        Self::Jwks,
     ];
 
     /// The methods the route answers; any other gets 405 with `Allow`.
     pub fn methods(self) -> &'static [&'static str] {
         match self {
-            Self::Login => &["GET", "HEAD"],
+            Self::Login | Self::Jwks => &["GET", "HEAD"],
             Self::Callback => &["GET", "POST"],
             Self::Logout | Self::Forget | Self::BackchannelLogout => &["POST"],
         }
@@ -56,7 +60,7 @@ impl AuthRoute {
     /// The `Allow` header value for a 405.
     fn allow(self) -> &'static str {
         match self {
-            Self::Login => "GET, HEAD",
+            Self::Login | Self::Jwks => "GET, HEAD",
             Self::Callback => "GET, POST",
             Self::Logout | Self::Forget | Self::BackchannelLogout => "POST",
         }
@@ -70,6 +74,7 @@ impl AuthRoute {
             Self::Logout => "logout route",
             Self::Forget => "forget route",
             Self::BackchannelLogout => "back-channel logout route",
+            Self::Jwks => "client JWKS route",
         }
     }
 
@@ -81,6 +86,7 @@ impl AuthRoute {
             Self::Logout => &paths.logout,
             Self::Forget => &paths.forget,
             Self::BackchannelLogout => &paths.backchannel_logout,
+            Self::Jwks => &paths.jwks,
         }
     }
 
@@ -123,6 +129,10 @@ impl Authentiq {
         let Some(route) = AuthRoute::at(&self.config().routes, path) else {
             return Reply::new(404);
         };
+        if route == AuthRoute::Jwks && self.config().client_keys.is_none() {
+            // Without client keys there is nothing to publish: the route does not exist.
+            return Reply::new(404);
+        }
         let method = head.method();
         if !route.methods().contains(&method) {
             let e = AuthError::MethodNotAllowed(route.allow());
@@ -145,6 +155,7 @@ impl Authentiq {
             AuthRoute::Logout => self.logout(head).await,
             AuthRoute::Forget => self.forget(head),
             AuthRoute::BackchannelLogout => return self.backchannel_logout(body).await,
+            AuthRoute::Jwks => Ok(self.client_jwks_reply()),
         };
         reply.unwrap_or_else(|e| {
             log_failure(path, &e);
@@ -187,6 +198,21 @@ impl Authentiq {
         Ok(reply
             .header(SET_COOKIE, cookie)
             .header(CACHE_CONTROL, "no-store"))
+    }
+
+    /// `GET /auth/jwks`: the public halves of the client keys, cacheable for five minutes so
+    /// that a provider sees a new key soon after a rotation.
+    fn client_jwks_reply(&self) -> Reply {
+        let jwks = self
+            .client_jwks()
+            .unwrap_or_else(|| serde_json::json!({ "keys": [] }));
+        Reply::json(200, &jwks).header(CACHE_CONTROL, "public, max-age=300")
+    }
+
+    /// The public halves of the client keys as a JWKS (what `GET /auth/jwks` serves and
+    /// what to register with the provider), or `None` without client keys.
+    pub fn client_jwks(&self) -> Option<serde_json::Value> {
+        self.config().client_keys.as_ref().map(|k| k.public_jwks())
     }
 
     /// Refuses state-changing requests from other origins (login CSRF, logout CSRF).

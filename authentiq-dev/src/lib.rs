@@ -10,12 +10,15 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub mod jwe;
+mod keygen;
 pub mod keys;
 mod pages;
 mod provider;
 pub mod redis;
 mod server;
 
+pub use keygen::client_keys as generate_client_keys;
 pub use keys::{Alg, SigningKey};
 
 use provider::{Decision, Params, Shared};
@@ -101,6 +104,18 @@ pub struct ClientRegistration {
     pub code_lifetime: Duration,
     /// Refuse authorization requests without PKCE. PKCE is verified whenever it is sent.
     pub require_pkce: bool,
+    /// The client's public keys as a JWKS (its registered `jwks`): what ID Tokens are
+    /// encrypted to when [`id_token_encrypted_response_alg`](Self::id_token_encrypted_response_alg)
+    /// is set.
+    pub jwks: Option<Value>,
+    /// Where the client publishes its public keys (its registered `jwks_uri`), fetched at each
+    /// encryption when [`jwks`](Self::jwks) is not given.
+    pub jwks_uri: Option<String>,
+    /// `id_token_encrypted_response_alg`: with it, every ID Token (token endpoint and browser
+    /// responses) is a JWE encrypted to the client's key, holding the signed ID Token.
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// `id_token_encrypted_response_enc`; `A128CBC-HS256` when only the `alg` is set.
+    pub id_token_encrypted_response_enc: Option<String>,
 }
 
 impl Default for ClientRegistration {
@@ -116,6 +131,10 @@ impl Default for ClientRegistration {
             id_token_lifetime: Duration::from_secs(600),
             code_lifetime: Duration::from_secs(60),
             require_pkce: false,
+            jwks: None,
+            jwks_uri: None,
+            id_token_encrypted_response_alg: None,
+            id_token_encrypted_response_enc: None,
         }
     }
 }

@@ -7,11 +7,14 @@ use std::time::Duration;
 use url::Url;
 
 use super::env::SessionStoreSetting;
-use super::{ClientAuthMethod, Config, EndpointOverrides, RoutePaths, SessionConfig, secure_url};
+use super::{
+    ClientAuthMethod, Config, EndpointOverrides, IdTokenEncryption, RoutePaths, SessionConfig,
+    secure_url,
+};
 use crate::error::ConfigError;
 use crate::scope::Scopes;
 use crate::session::{MemoryStore, SessionStore};
-use crate::token::AlgPolicy;
+use crate::token::{AlgPolicy, ClientKeys};
 
 /// Builds a [`Config`]. Obtain one from [`crate::Authentiq::builder`] or
 /// [`ConfigBuilder::from_env`]. Its `Debug` output redacts the client secret and never shows
@@ -91,6 +94,33 @@ impl ConfigBuilder {
             });
         }
         self.config.session_keys.push(key);
+        self
+    }
+    /// The client's own private keys for end-to-end encrypted ID Tokens, as JWKS text (the
+    /// value of `AUTHENTIQ_CLIENT_KEYS`): RSA of at least 2048 bits and/or EC P-256, each with
+    /// a `kid`. A malformed set is reported by [`build`](Self::build), naming the key and why.
+    /// With keys set, ID Tokens must arrive encrypted unless
+    /// [`id_token_encryption`](Self::id_token_encryption) makes it optional.
+    pub fn client_keys(mut self, jwks: &str) -> Self {
+        match ClientKeys::from_jwks(jwks) {
+            Ok(keys) => {
+                self.config.client_keys = Some(keys);
+                self
+            }
+            Err(reason) => self.problem(ConfigError::Invalid {
+                name: "AUTHENTIQ_CLIENT_KEYS",
+                reason,
+            }),
+        }
+    }
+    /// A client key set already parsed (see [`ClientKeys`]).
+    pub fn client_key_set(mut self, keys: ClientKeys) -> Self {
+        self.config.client_keys = Some(keys);
+        self
+    }
+    /// Whether ID Tokens must be encrypted (default: required once client keys are set).
+    pub fn id_token_encryption(mut self, mode: IdTokenEncryption) -> Self {
+        self.config.id_token_encryption = Some(mode);
         self
     }
     /// Adds an authorization parameter passed through unchanged (e.g. `login_hint`).
@@ -205,6 +235,13 @@ impl ConfigBuilder {
             tracing::info!(
                 "no client secret: HS256 ID Tokens cannot be verified and the token endpoint will be called without a secret"
             );
+        }
+        if cfg.client_keys.is_none() && cfg.id_token_encryption == Some(IdTokenEncryption::Required)
+        {
+            return Err(ConfigError::Invalid {
+                name: "AUTHENTIQ_ID_TOKEN_ENCRYPTION",
+                reason: "`required` needs client keys (AUTHENTIQ_CLIENT_KEYS)".into(),
+            });
         }
         cfg.check_routes()?;
         Ok(cfg)

@@ -8,6 +8,7 @@ use super::builder::ConfigBuilder;
 use crate::error::ConfigError;
 use crate::scope::Scopes;
 use crate::session::SessionStore;
+use crate::token::ClientKeys;
 
 /// Where sessions live, as `APP_SESSION_STORE` names it.
 ///
@@ -98,8 +99,9 @@ impl ConfigBuilder {
     /// Applies the optional variables that are set (an empty value counts as unset):
     /// `AUTHENTIQ_CLIENT_SECRET`, `AUTHENTIQ_SCOPE`, `APP_PUBLIC_URL` (or `http://<APP_ADDR>`,
     /// or `http://127.0.0.1:8000`), `APP_SESSION_KEY` (base64, at least 32 bytes),
-    /// `AUTHENTIQ_CLIENT_AUTH`, `APP_SESSION_STORE` and `APP_DEVICE_DAYS`. Settings made after
-    /// this call win.
+    /// `AUTHENTIQ_CLIENT_AUTH`, `APP_SESSION_STORE`, `APP_DEVICE_DAYS`, `AUTHENTIQ_CLIENT_KEYS`
+    /// (JWKS text or `@<path>`) and `AUTHENTIQ_ID_TOKEN_ENCRYPTION`. Settings made after this
+    /// call win.
     pub fn with_env(self) -> Result<Self, ConfigError> {
         let mut b = self;
         if let Some(s) = var("AUTHENTIQ_CLIENT_SECRET") {
@@ -125,6 +127,12 @@ impl ConfigBuilder {
         if let Some(days) = parsed("APP_DEVICE_DAYS", parse_device_days)? {
             b = b.device_days(days);
         }
+        if let Some(keys) = parsed("AUTHENTIQ_CLIENT_KEYS", read_client_keys)? {
+            b = b.client_key_set(keys);
+        }
+        if let Some(mode) = parsed("AUTHENTIQ_ID_TOKEN_ENCRYPTION", str::parse)? {
+            b = b.id_token_encryption(mode);
+        }
         Ok(b)
     }
 }
@@ -137,6 +145,19 @@ fn parse_device_days(text: &str) -> Result<u64, String> {
             "`{}` is not a number of days from 0 (off) to 3650",
             crate::error::safe_text(text)
         )),
+    }
+}
+
+/// Reads `AUTHENTIQ_CLIENT_KEYS`: JWKS text, or `@<path>` to a file holding it.
+pub(crate) fn read_client_keys(value: &str) -> Result<ClientKeys, String> {
+    let value = value.trim();
+    match value.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the key file `{path}`: {e}"))?;
+            ClientKeys::from_jwks(&text).map_err(|e| format!("in `{path}`: {e}"))
+        }
+        None => ClientKeys::from_jwks(value),
     }
 }
 

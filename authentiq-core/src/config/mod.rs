@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 use crate::routes::AuthRoute;
 use crate::scope::Scopes;
 use crate::session::{CookieSessions, SessionStore};
-use crate::token::AlgPolicy;
+use crate::token::{AlgPolicy, ClientKeys};
 
 pub use builder::ConfigBuilder;
 pub use env::SessionStoreSetting;
@@ -41,6 +41,35 @@ impl std::str::FromStr for ClientAuthMethod {
     }
 }
 
+/// Whether ID Tokens must arrive encrypted to the client's keys (`AUTHENTIQ_ID_TOKEN_ENCRYPTION`).
+///
+/// ```
+/// use authentiq_core::IdTokenEncryption;
+/// assert_eq!("required".parse(), Ok(IdTokenEncryption::Required));
+/// assert_eq!("optional".parse(), Ok(IdTokenEncryption::Optional));
+/// assert!("maybe".parse::<IdTokenEncryption>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdTokenEncryption {
+    /// A plain signed ID Token is refused on every channel (the default once client keys are
+    /// set): nobody can downgrade a sign-in to a token the provider could read.
+    #[default]
+    Required,
+    /// Both encrypted and plain signed ID Tokens are accepted.
+    Optional,
+}
+
+impl std::str::FromStr for IdTokenEncryption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "required" => Ok(Self::Required),
+            "optional" => Ok(Self::Optional),
+            other => Err(format!("`{other}` is not `required` or `optional`")),
+        }
+    }
+}
+
 /// Where the auth routes live. Defaults follow the example contract.
 #[derive(Clone, Debug)]
 pub struct RoutePaths {
@@ -54,6 +83,8 @@ pub struct RoutePaths {
     pub forget: String,
     /// OpenID Back-Channel Logout. Default `/auth/backchannel-logout`.
     pub backchannel_logout: String,
+    /// The public halves of the client keys (the client's `jwks_uri`). Default `/auth/jwks`.
+    pub jwks: String,
 }
 
 impl Default for RoutePaths {
@@ -64,6 +95,7 @@ impl Default for RoutePaths {
             logout: "/auth/logout".into(),
             forget: "/auth/forget".into(),
             backchannel_logout: "/auth/backchannel-logout".into(),
+            jwks: "/auth/jwks".into(),
         }
     }
 }
@@ -181,6 +213,10 @@ pub struct Config {
     /// How many days a browser stays remembered for one-click sign-in (the remembered-device
     /// cookie set after a sign-in with `aq:push` granted). `0` turns it off. Default 90.
     pub device_days: u64,
+    /// The client's decryption keys for end-to-end encrypted ID Tokens. Default none.
+    pub client_keys: Option<ClientKeys>,
+    /// Whether ID Tokens must be encrypted; `None` means required when client keys are set.
+    pub id_token_encryption: Option<IdTokenEncryption>,
     pub(crate) session_keys: Vec<Vec<u8>>,
 }
 
@@ -193,6 +229,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url.as_str())
             .field("scopes", &self.scopes.to_string())
             .field("client_auth", &self.client_auth)
+            .field("client_keys", &self.client_keys)
             .field("session", &self.session)
             .field("device_days", &self.device_days)
             .finish_non_exhaustive()
@@ -261,6 +298,8 @@ impl Config {
             jwks_refetch_interval: Duration::from_secs(10),
             post_logout_redirect_uri: None,
             device_days: 90,
+            client_keys: None,
+            id_token_encryption: None,
             session_keys: Vec::new(),
         }
     }
@@ -286,6 +325,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether a plain signed ID Token is refused: client keys are set and encryption is not
+    /// made optional.
+    pub fn encryption_required(&self) -> bool {
+        self.client_keys.is_some()
+            && self.id_token_encryption.unwrap_or_default() == IdTokenEncryption::Required
     }
 
     /// The redirect URI: `<public_url><callback path>`.

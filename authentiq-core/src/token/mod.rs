@@ -8,6 +8,8 @@
 //! `openidconnect` serves as an independent oracle in the tests instead (see
 //! `tests/oracle.rs`).
 
+pub(crate) mod client_keys;
+pub(crate) mod jwe;
 mod jws;
 pub(crate) mod keys;
 mod logout;
@@ -20,6 +22,7 @@ use crate::Authentiq;
 use crate::clock;
 use crate::error::TokenError;
 
+pub use client_keys::ClientKeys;
 pub(crate) use jws::Jws;
 pub use policy::{AlgPolicy, Algorithm, Channel};
 
@@ -29,11 +32,26 @@ pub use policy::{AlgPolicy, Algorithm, Channel};
 pub struct ValidatedToken {
     payload: Vec<u8>,
     subject: String,
+    /// For an encrypted token, the signed JWT it held.
+    nested: Option<String>,
 }
 
 impl ValidatedToken {
     pub(crate) fn new(payload: Vec<u8>, subject: String) -> Self {
-        Self { payload, subject }
+        Self {
+            payload,
+            subject,
+            nested: None,
+        }
+    }
+    /// Whether the token arrived encrypted to the client's keys (a JWE holding a signed JWT).
+    pub fn was_encrypted(&self) -> bool {
+        self.nested.is_some()
+    }
+    /// For an encrypted token, the signed ID Token it held: what OpenID Connect sends back to
+    /// the provider as `id_token_hint`.
+    pub fn signed_token(&self) -> Option<&str> {
+        self.nested.as_deref()
     }
     /// The `sub` claim.
     pub fn subject(&self) -> &str {
@@ -72,7 +90,25 @@ impl Authentiq {
         max_token_age: Option<u64>,
     ) -> Result<ValidatedToken, TokenError> {
         let cfg = self.config();
+        if token.len() > jwe::MAX_JWE_LEN {
+            return Err(TokenError::Malformed("token too large"));
+        }
+        let opened = if jwe::is_compact_jwe(token) {
+            let keys = cfg.client_keys.as_ref().ok_or(TokenError::Encrypted)?;
+            Some(open_nested(token, keys)?)
+        } else {
+            if cfg.encryption_required() {
+                return Err(TokenError::NotEncrypted);
+            }
+            None
+        };
+        let token = opened.as_deref().unwrap_or(token);
         let jws = Jws::parse(token)?;
+        if opened.is_some() && jws.alg.is_none() {
+            // The provider encrypted a token nobody signed: decryption proves only that it
+            // was meant for this client, not who made it.
+            return Err(TokenError::Unsigned);
+        }
         if let Some(t) = &jws.typ
             && !t.eq_ignore_ascii_case("JWT")
             && !t.eq_ignore_ascii_case("id_token+jwt")
@@ -96,7 +132,9 @@ impl Authentiq {
         rules::check_id_token_claims(&registered, alg, &expect)?;
         let subject = registered.sub.as_str_owned();
         drop(registered);
-        Ok(jws.into_validated(subject))
+        let mut valid = jws.into_validated(subject);
+        valid.nested = opened;
+        Ok(valid)
     }
 
     /// Checks the signature under the channel's policy; returns the algorithm used.
@@ -126,4 +164,30 @@ impl Authentiq {
                 .map(|()| Some(alg)),
         }
     }
+}
+
+/// Opens an encrypted ID Token: decrypts the compact JWE with the client's keys and returns
+/// the signed JWT inside (`cty: JWT`), which the caller validates by its channel's rules.
+/// Every refusal of the JWE itself becomes [`TokenError::Undecryptable`], whatever its cause.
+pub(crate) fn open_nested(token: &str, keys: &ClientKeys) -> Result<String, TokenError> {
+    let jwe = jwe::Jwe::parse(token).map_err(|_| TokenError::Undecryptable)?;
+    if !jwe
+        .cty
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
+    {
+        return Err(TokenError::Undecryptable);
+    }
+    if let Some(t) = &jwe.typ
+        && !t.eq_ignore_ascii_case("JWT")
+    {
+        return Err(TokenError::Undecryptable);
+    }
+    let plain = jwe.decrypt(keys).map_err(|_| TokenError::Undecryptable)?;
+    // Authenticated plaintext: saying that it is not a signed JWT reveals nothing.
+    let inner = String::from_utf8(plain).map_err(|_| TokenError::Unsigned)?;
+    if inner.bytes().filter(|b| *b == b'.').count() != 2 {
+        return Err(TokenError::Unsigned);
+    }
+    Ok(inner)
 }

@@ -285,6 +285,8 @@ impl Shared {
             "grant_types_supported": ["authorization_code", "implicit"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": Alg::ALL.map(|a| a.as_str()),
+            "id_token_encryption_alg_values_supported": crate::jwe::KEY_MANAGEMENT,
+            "id_token_encryption_enc_values_supported": crate::jwe::CONTENT_ENCRYPTION,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256", "plain"],
             "display_values_supported": ["page", "popup", "modal"],
@@ -458,7 +460,7 @@ impl Shared {
             }
         }
         let alg = alg.unwrap_or(client.reg.id_token_alg);
-        Ok(state.sign(client, alg, "JWT", &claims))
+        Ok(seal_for(client, state.sign(client, alg, "JWT", &claims)))
     }
 
     /// A Back-Channel Logout token for a client: `(backchannel_logout_uri, token)`.
@@ -579,8 +581,69 @@ impl Shared {
         if let Some(nonce) = &auth.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        state.sign(client, alg, "JWT", &Value::Object(claims))
+        seal_for(
+            client,
+            state.sign(client, alg, "JWT", &Value::Object(claims)),
+        )
     }
+}
+
+/// The ID Token as the client registered to receive it: encrypted to its key when it set
+/// `id_token_encrypted_response_alg`, the signed token itself otherwise. A client whose keys
+/// cannot be had gets the signed token and the log says why (the client then refuses it).
+fn seal_for(client: &Client, signed: String) -> String {
+    let reg = &client.reg;
+    let Some(alg) = reg.id_token_encrypted_response_alg.as_deref() else {
+        return signed;
+    };
+    let enc = reg
+        .id_token_encrypted_response_enc
+        .as_deref()
+        .unwrap_or("A128CBC-HS256");
+    let jwks = match (&reg.jwks, &reg.jwks_uri) {
+        (Some(jwks), _) => Ok(jwks.clone()),
+        (None, Some(uri)) => fetch_jwks(uri),
+        (None, None) => Err("the client registered neither jwks nor jwks_uri".to_owned()),
+    };
+    let sealed = jwks.and_then(|jwks| {
+        let key = crate::jwe::pick_key(&jwks, alg)
+            .ok_or_else(|| format!("the client has no key for {alg}"))?;
+        crate::jwe::encrypt(signed.as_bytes(), key, alg, enc)
+    });
+    match sealed {
+        Ok(token) => token,
+        Err(why) => {
+            tracing::error!(client_id = %client.id, "cannot encrypt the ID Token: {why}");
+            signed
+        }
+    }
+}
+
+/// Fetches a client's `jwks_uri`, on a thread of its own so that it can be called from the
+/// provider's request handlers.
+fn fetch_jwks(uri: &str) -> Result<Value, String> {
+    let uri = uri.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let response = reqwest::Client::new()
+                .get(&uri)
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| format!("fetching {uri}: {e}"))?;
+            if !response.status().is_success() {
+                return Err(format!("{uri} answered {}", response.status()));
+            }
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            serde_json::from_str(&text).map_err(|e| format!("{uri}: {e}"))
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the JWKS fetch panicked".into()))
 }
 
 impl Shared {

@@ -18,9 +18,12 @@ mod readme {}
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use authentiq_core::SessionStoreSetting;
-use authentiq_core::{Authentiq, Claims, ConfigBuilder, ConfigError, Identity, RememberedDevice};
+use authentiq_core::{
+    Authentiq, Claims, ClientKeys, ConfigBuilder, ConfigError, Identity, RememberedDevice,
+};
 use authentiq_dev::ClientRegistration;
 pub use authentiq_dev::DevProvider;
 
@@ -172,11 +175,16 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
             let provider = DevProvider::start().map_err(|e| {
                 StartError::Io(format!("the development provider did not start: {e}"))
             })?;
+            let keys = client_keys()?;
             let client = provider.register_client(ClientRegistration {
                 client_id: Some("authentiq-example".into()),
                 redirect_uris: vec![format!("{public_url}/auth/callback")],
                 post_logout_redirect_uris: vec![format!("{public_url}/")],
                 backchannel_logout_uri: Some(format!("{public_url}/auth/backchannel-logout")),
+                // The provider encrypts every ID Token to the app's own public key.
+                jwks: Some(keys.public_jwks()),
+                id_token_encrypted_response_alg: Some("ECDH-ES".into()),
+                id_token_encrypted_response_enc: Some("A256GCM".into()),
                 ..Default::default()
             });
             tracing::info!(issuer = %provider.issuer(), "started the embedded development provider");
@@ -185,7 +193,8 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
             // wins over any in the environment.
             let b = Authentiq::builder(provider.issuer(), client.client_id)
                 .with_env()?
-                .client_secret(client.client_secret);
+                .client_secret(client.client_secret)
+                .client_key_set(keys);
             (b, Some(provider))
         }
     };
@@ -195,11 +204,44 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
         builder = builder.session_store_setting(store.clone());
     }
     let auth = builder.build().await?;
+    END_TO_END.store(auth.config().encryption_required(), Ordering::Relaxed);
     Ok(Example {
         auth,
         public_url,
         provider,
     })
+}
+
+/// Whether the app requires end-to-end encrypted ID Tokens (so every session began with one):
+/// set by [`prepare`], read by [`home_page`].
+static END_TO_END: AtomicBool = AtomicBool::new(false);
+
+/// The client keys for the embedded provider: `AUTHENTIQ_CLIENT_KEYS` (JWKS text or
+/// `@<path>`), or a new set made for this run.
+fn client_keys() -> Result<ClientKeys, StartError> {
+    let invalid = |reason: String| StartError::Invalid {
+        name: "AUTHENTIQ_CLIENT_KEYS",
+        reason,
+    };
+    match std::env::var("AUTHENTIQ_CLIENT_KEYS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(value) => {
+            let text = match value.trim().strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| invalid(format!("cannot read `{path}`: {e}")))?,
+                None => value,
+            };
+            ClientKeys::from_jwks(&text).map_err(invalid)
+        }
+        None => {
+            tracing::info!(
+                "no AUTHENTIQ_CLIENT_KEYS: made a client key set for this run (`cargo run -p authentiq-dev -- keygen` makes one to keep)"
+            );
+            ClientKeys::generate().map_err(invalid)
+        }
+    }
 }
 
 /// The one line printed once the app accepts connections.
@@ -228,9 +270,16 @@ pub fn home_page(
                 .unwrap_or_default();
             format!(
                 "<p>Signed in as <strong>{}</strong>.</p>{email}\
-                 <p><a href=\"/me\">Your claims as JSON</a></p>\
+                 {}<p><a href=\"/me\">Your claims as JSON</a></p>\
                  <form method=\"post\" action=\"/auth/logout\"><button>Sign out</button></form>",
-                html_escape(&c.display_name())
+                html_escape(&c.display_name()),
+                if END_TO_END.load(Ordering::Relaxed) {
+                    "<p class=\"e2e\">This sign-in was end-to-end encrypted: your ID Token \
+                     reached this app as a JWE encrypted to the app's own key, and was \
+                     decrypted here.</p>"
+                } else {
+                    ""
+                }
             )
         }
         (None, Some(d)) => format!(

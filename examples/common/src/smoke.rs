@@ -219,6 +219,28 @@ pub async fn sign_in_me_sign_out(app: &str) {
         page.contains("Signed in as <strong>Smoke Tester</strong>"),
         "home page shows the user"
     );
+    // The embedded provider encrypted the ID Token to the app's own key.
+    assert!(
+        page.contains("This sign-in was end-to-end encrypted"),
+        "home page says the sign-in was end-to-end encrypted"
+    );
+    let (status, _, jwks) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/auth/jwks"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 200, "the app publishes its public keys");
+    let jwks: serde_json::Value = serde_json::from_str(&jwks).expect("JWKS JSON");
+    let published = jwks["keys"].as_array().expect("a keys array");
+    assert!(!published.is_empty());
+    assert!(
+        published
+            .iter()
+            .all(|k| k.get("d").is_none() && k["use"] == "enc")
+    );
 
     let (status, location, _) = b
         .send(
@@ -313,6 +335,8 @@ fn start(binary: &str, env: &[(&str, &str)]) -> (bool, String) {
         "APP_PUBLIC_URL",
         "APP_SESSION_KEY",
         "APP_SESSION_STORE",
+        "AUTHENTIQ_CLIENT_KEYS",
+        "AUTHENTIQ_ID_TOKEN_ENCRYPTION",
     ] {
         cmd.env_remove(var);
     }
@@ -382,6 +406,20 @@ pub fn bad_settings_name_the_variable(binary: &str) {
         (
             &[("APP_ADDR", "127.0.0.1:0"), ("AUTHENTIQ_SCOPE", "email~x")],
             "scope",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("AUTHENTIQ_CLIENT_KEYS", "{\"keys\": []}"),
+            ],
+            "AUTHENTIQ_CLIENT_KEYS",
+        ),
+        (
+            &[
+                ("APP_ADDR", "127.0.0.1:0"),
+                ("AUTHENTIQ_CLIENT_KEYS", "@/nonexistent/authentiq-keys.json"),
+            ],
+            "AUTHENTIQ_CLIENT_KEYS",
         ),
         (
             &[
