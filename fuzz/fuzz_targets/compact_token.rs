@@ -27,8 +27,8 @@ enum Start {
     Raw(String),
     Minted(u8),
     Built {
-        header: Header,
-        claims: Claims,
+        header: Box<Header>,
+        claims: Box<Claims>,
         signature: Signature,
     },
 }

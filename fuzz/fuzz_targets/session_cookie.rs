@@ -50,15 +50,15 @@ enum Edit {
 }
 
 #[derive(Arbitrary, Debug)]
-enum Value_ {
+enum CookieValue {
     Raw(String),
-    Sealed { data: Data, edits: Vec<Edit> },
+    Sealed { data: Box<Data>, edits: Vec<Edit> },
 }
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     memory: bool,
-    value: Value_,
+    value: CookieValue,
     before: Option<String>,
     after: Option<String>,
     logout: bool,
@@ -182,8 +182,8 @@ fuzz_target!(|input: Input| {
     };
     let name = app.session_cookie_name().to_owned();
     let (value, sealed) = match &input.value {
-        Value_::Raw(s) => (s.clone(), None),
-        Value_::Sealed { data, edits } => {
+        CookieValue::Raw(s) => (s.clone(), None),
+        CookieValue::Sealed { data, edits } => {
             let data = session_data(app, data, n);
             let set_cookie = h
                 .block_on(app.session_cookie(&data))
