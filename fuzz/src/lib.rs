@@ -59,11 +59,15 @@ impl Harness {
             redirect_uris: vec![format!("{PUBLIC_URL}/auth/callback")],
             ..Default::default()
         });
+        // A key of this process only: a cookie sealed by an earlier run (and kept in the
+        // corpus) never opens here, so whatever opens was sealed in this process.
+        let mut key = vec![0u8; 64];
+        aws_lc_rs::rand::fill(&mut key).expect("random bytes for the session key");
         let build = |memory: bool| {
             let mut b = Authentiq::builder(provider.issuer(), &client.client_id)
                 .client_secret(&client.client_secret)
                 .public_url(PUBLIC_URL)
-                .session_key(vec![7u8; 64]);
+                .session_key(key.clone());
             if memory {
                 b = b.session_store(Arc::new(MemoryStore::default()));
             }
