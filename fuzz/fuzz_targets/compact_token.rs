@@ -1,9 +1,12 @@
 //! Compact tokens (JWS today; the five-part JWE form once it is parsed) through the public
 //! entry, `Authentiq::validate_id_token`, and through the back-channel logout route.
 //!
-//! Inputs start from raw text, from a token the provider really issued (then edited), or from
+//! Inputs start from raw text, from a token the provider really issued (then edited), from
 //! a header and claims built field by field and either signed with a real key (to reach every
-//! claim rule) or given an arbitrary signature. Properties:
+//! claim rule) or given an arbitrary signature, from a five-part JWE with a well-formed
+//! protected header and arbitrary encrypted key, IV, ciphertext and tag, or from arbitrary
+//! parts. The harness cannot encrypt to the app, so no five-part token may be accepted.
+//! Properties:
 //! - nothing panics;
 //! - a token is accepted only if its signing input was genuinely signed (no forgery passes);
 //! - an accepted token came in on a channel its algorithm is allowed on (never HS256 or
@@ -31,6 +34,15 @@ enum Start {
         claims: Box<Claims>,
         signature: Signature,
     },
+    /// The five-part JWE form: a protected header built field by field (key management and
+    /// content encryption algorithms included), then four arbitrary parts (encrypted key, IV,
+    /// ciphertext, tag), each base64url-encoded.
+    Encrypted {
+        header: Box<Header>,
+        parts: [Vec<u8>; 4],
+    },
+    /// Arbitrary parts joined with dots.
+    Parts(Vec<String>),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -208,6 +220,46 @@ fn build(h: &Harness, header: &Header, claims: &Claims, signature: &Signature) -
     }
 }
 
+fn encrypted(header: &Header, parts: &[Vec<u8>; 4]) -> String {
+    let algs = [
+        "RSA-OAEP",
+        "RSA-OAEP-256",
+        "ECDH-ES",
+        "ECDH-ES+A256KW",
+        "A256KW",
+        "dir",
+        "RSA1_5",
+        "none",
+    ];
+    let encs = ["A256GCM", "A128GCM", "A128CBC-HS256", "A256CBC-HS512"];
+    let pick = usize::from(header.alg_pick);
+    let mut hm = Vec::new();
+    member(&mut hm, "alg", &header.alg, &json!(algs[pick % algs.len()]));
+    let enc = header
+        .enc
+        .clone()
+        .unwrap_or_else(|| encs[pick / algs.len() % encs.len()].to_owned());
+    hm.push(format!(r#""enc":{}"#, json!(enc)));
+    member(&mut hm, "kid", &header.kid, &json!("enc-key"));
+    member(&mut hm, "cty", &header.typ, &json!("JWT"));
+    if header.crit {
+        hm.push(r#""crit":["exp"]"#.to_owned());
+    }
+    if header.jku {
+        hm.push(r#""zip":"DEF""#.to_owned());
+    }
+    let mut header_text = object(hm);
+    if let Some(tail) = &header.raw_tail {
+        header_text.push_str(tail);
+    }
+    let mut token = b64url(header_text.as_bytes());
+    for part in parts {
+        token.push('.');
+        token.push_str(&b64url(part));
+    }
+    token
+}
+
 fn apply(token: String, edits: &[Edit]) -> String {
     let mut b = token.into_bytes();
     for e in edits.iter().take(8) {
@@ -342,6 +394,8 @@ fuzz_target!(|input: Input| {
             claims,
             signature,
         } => build(h, header, claims, signature),
+        Start::Encrypted { header, parts } => encrypted(header, parts),
+        Start::Parts(parts) => parts.join("."),
     };
     let token = apply(token, &input.edits);
     let channel = if input.browser {
