@@ -164,6 +164,7 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> (Summary, bool) {
         }
     }
     let ok = child.wait().is_ok_and(|s| s.success()) && summary.artifact.is_none();
+    summary.seconds = started.elapsed().as_secs();
     eprintln!(
         "fuzz: {target}: {} in {} s",
         if ok {
@@ -171,7 +172,7 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> (Summary, bool) {
         } else {
             "FOUND A FAILURE"
         },
-        started.elapsed().as_secs()
+        summary.seconds
     );
     (summary, ok)
 }
