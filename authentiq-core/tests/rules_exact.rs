@@ -295,3 +295,50 @@ async fn a_payload_array_is_not_read_by_position() {
         Err(TokenError::Malformed("payload is not a JSON object"))
     );
 }
+
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+impl Setup {
+    /// A logout token signed with the client secret (the token endpoint's policy).
+    fn logout_token(&self, claims: Value) -> String {
+        let mut base = json!({
+            "iss": self.provider.issuer(), "aud": self.client.client_id, "iat": now(),
+            "sid": "sid-1", "events": {EVENT: {}}
+        });
+        for (k, v) in claims.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        authentiq_dev::keys::hs256(
+            self.client.client_secret.as_bytes(),
+            &json!({"alg": "HS256", "typ": "logout+jwt"}),
+            &base,
+        )
+    }
+
+    async fn backchannel(&self, token: &str) -> u16 {
+        let head = http::Request::post("/auth/backchannel-logout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(())
+            .unwrap();
+        let body = format!("logout_token={token}");
+        authentiq_core::adapter::respond(&self.auth, &head, Some(body.as_bytes()))
+            .await
+            .status()
+    }
+}
+
+/// A logout token's `exp`, when it has one, bounds it; only one without `exp` is held to an
+/// age of 300 seconds from `iat`.
+#[tokio::test]
+async fn a_logout_token_with_exp_is_bounded_by_its_exp_not_by_age() {
+    let s = setup_with(|b| b).await;
+    let n = now();
+    let old_with_exp = s.logout_token(json!({"iat": n - 1000, "exp": n + 600, "jti": "j-1"}));
+    assert_eq!(s.backchannel(&old_with_exp).await, 200);
+    let old_without = s.logout_token(json!({"iat": n - 1000, "jti": "j-2"}));
+    assert_eq!(s.backchannel(&old_without).await, 400);
+    let recent_without = s.logout_token(json!({"iat": n - 200, "jti": "j-3"}));
+    assert_eq!(s.backchannel(&recent_without).await, 200);
+    let expired = s.logout_token(json!({"iat": n - 100, "exp": n - LEEWAY - 1, "jti": "j-4"}));
+    assert_eq!(s.backchannel(&expired).await, 400);
+}
