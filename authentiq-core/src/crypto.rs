@@ -224,5 +224,71 @@ mod tests {
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
+        // Two differing positions whose differences are equal must not cancel out.
+        assert!(!ct_eq(&[1, 1], &[0, 0]));
+        assert!(!ct_eq(&[0xff, 0x0f, 0xf0], &[0x00, 0x00, 0x00]));
+        assert!(ct_eq(b"", b""));
+    }
+
+    /// A sealed value of up to 8192 characters opens; a longer one is refused unread, however
+    /// authentic.
+    #[test]
+    fn open_takes_at_most_8192_characters() {
+        let c = CookieCipher::new(&[vec![5u8; 64]], "session");
+        // nonce (12) + plaintext + tag (16) = 6144 bytes = 8192 base64url characters.
+        let plain = vec![b'p'; 6144 - NONCE_LEN - 16];
+        let sealed = c.seal("s", &plain);
+        assert_eq!(sealed.len(), 8192);
+        assert_eq!(c.open("s", &sealed).unwrap(), plain);
+        let longer = c.seal("s", &[plain.as_slice(), b"q"].concat());
+        assert_eq!(longer.len(), 8194);
+        assert!(c.open("s", &longer).is_none());
+    }
+
+    /// The shortest sealed value, nonce and tag around nothing, opens to nothing; anything
+    /// shorter is refused.
+    #[test]
+    fn an_empty_value_seals_and_opens() {
+        let c = CookieCipher::new(&[vec![6u8; 64]], "flow");
+        let sealed = c.seal("f", b"");
+        assert_eq!(b64url_decode(&sealed).unwrap().len(), NONCE_LEN + 16);
+        assert_eq!(c.open("f", &sealed).unwrap(), b"");
+        let raw = b64url_decode(&sealed).unwrap();
+        assert!(c.open("f", &b64url(&raw[..raw.len() - 1])).is_none());
+        assert!(c.open("f", &b64url(&raw[..NONCE_LEN])).is_none());
+    }
+
+    #[test]
+    fn random_tokens_are_fresh_base64url() {
+        let a = random_token(32);
+        assert_eq!(a.len(), 43);
+        assert_eq!(b64url_decode(&a).unwrap().len(), 32);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(a, random_token(32));
+        assert_eq!(random_token(16).len(), 22);
+    }
+
+    #[test]
+    fn base64url_without_padding_and_tolerant_of_it() {
+        assert_eq!(b64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(b64url_decode("-_8").unwrap(), [0xfb, 0xff]);
+        assert_eq!(b64url_decode("-_8=").unwrap(), [0xfb, 0xff]);
+        assert_eq!(b64url_decode("").unwrap(), b"");
+        assert!(b64url_decode("+/8").is_none());
+        assert_eq!(
+            b64url(sha256(b"abc").as_ref()),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+    }
+
+    #[test]
+    fn hmac_verification() {
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"secret"), b"message");
+        assert!(hmac_sha256_verify(b"secret", b"message", tag.as_ref()));
+        assert!(!hmac_sha256_verify(b"secret", b"massage", tag.as_ref()));
+        assert!(!hmac_sha256_verify(b"secreT", b"message", tag.as_ref()));
     }
 }

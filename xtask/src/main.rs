@@ -8,9 +8,11 @@
 //! | `tidy` | checks the workspace layout rules (also run as a normal test) |
 //! | `bench` | runs the criterion benchmarks |
 //! | `load` | HTTP load on loopback against every example (needs `wrk`) |
+//! | `fuzz [--seconds N] [target ...]` | runs each cargo-fuzz target in `fuzz/` for N seconds (default 60; needs nightly and cargo-fuzz; not part of `ci`) |
 
 #![forbid(unsafe_code)]
 
+mod fuzz;
 mod load;
 mod tidy;
 
@@ -266,6 +268,7 @@ fn main() -> ExitCode {
             }
         },
         Some("bench") => cargo(&["bench", "--package", "authentiq-core"]),
+        Some("fuzz") => fuzz::fuzz(&tidy::workspace_root(), &args[1..]),
         Some("load") => match load::load() {
             Ok(()) => true,
             Err(e) => {
@@ -275,7 +278,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo [{}] | conformance | tidy | bench | load>",
+                "usage: cargo xtask <ci | demo [{}] | conformance | tidy | bench | load | fuzz [--seconds N] [target ...]>",
                 names().join("|")
             );
             false

@@ -184,3 +184,55 @@ impl Authentiq {
 fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("session data always serialises")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::tests::data;
+
+    /// `Debug` says what happened and to whom, never the session id, the ID Token or the
+    /// sealed cookie.
+    #[test]
+    fn debug_shows_the_outcome_not_the_secrets() {
+        let mut d = data("the-session-id", "alice", None, 1);
+        d.id_token = Some("the.id.token".into());
+        let valid = SessionCheck {
+            state: SessionState::Valid(Box::new(d)),
+            set_cookie: Some("session=sealed-secret".into()),
+        };
+        let shown = format!("{valid:?}");
+        assert!(
+            shown.contains("valid") && shown.contains("alice") && shown.contains("<elided>"),
+            "{shown}"
+        );
+        for secret in ["the-session-id", "the.id.token", "sealed-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let invalid = SessionCheck {
+            state: SessionState::Invalid("the session has expired"),
+            set_cookie: None,
+        };
+        let shown = format!("{invalid:?}");
+        assert!(
+            shown.contains("invalid") && shown.contains("expired"),
+            "{shown}"
+        );
+        assert!(invalid.session().is_none());
+        let failed = format!(
+            "{:?}",
+            SessionCheck {
+                state: SessionState::Failed("redis: down".into()),
+                set_cookie: None,
+            }
+        );
+        assert!(failed.contains("store failed") && failed.contains("redis: down"));
+        let none = format!(
+            "{:?}",
+            SessionCheck {
+                state: SessionState::None,
+                set_cookie: None,
+            }
+        );
+        assert!(none.contains("none"), "{none}");
+    }
+}

@@ -72,3 +72,99 @@ impl Marks {
         self.tick();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every 256th change prunes the marks whose keep-until has come (at `now` exactly) and
+    /// keeps the rest, in all four kinds of mark.
+    #[test]
+    fn every_256th_change_prunes_what_can_no_longer_matter() {
+        loop {
+            let now = clock::now();
+            let mut m = Marks::default();
+            m.add(Revocation::Session {
+                id: "done".into(),
+                until: now,
+            });
+            m.add(Revocation::Session {
+                id: "kept".into(),
+                until: u64::MAX,
+            });
+            m.add(Revocation::Sid {
+                sid: "sid-done".into(),
+                before: 10,
+                until: now,
+            });
+            m.add(Revocation::Sid {
+                sid: "sid-kept".into(),
+                before: 10,
+                until: u64::MAX,
+            });
+            m.add(Revocation::Sub {
+                sub: "sub-done".into(),
+                before: 10,
+                until: now,
+            });
+            m.add(Revocation::Sub {
+                sub: "sub-kept".into(),
+                before: 10,
+                until: u64::MAX,
+            });
+            m.record_jti("jti-done", now);
+            m.record_jti("jti-kept", u64::MAX);
+            // Eight changes so far; nothing is pruned before the 256th.
+            for i in 0..247 {
+                m.record_jti(&format!("filler-{i}"), u64::MAX);
+            }
+            assert!(m.session_ended("done") && m.jti_seen("jti-done"));
+            assert!(m.ended("x", Some("sid-done"), 5) && m.ended("sub-done", None, 5));
+            m.record_jti("the-256th", u64::MAX);
+            if clock::now() != now {
+                // The second turned while pruning: `now` is no longer the edge.
+                continue;
+            }
+            assert!(!m.session_ended("done"), "a session mark at its end");
+            assert!(!m.ended("x", Some("sid-done"), 5), "a sid mark at its end");
+            assert!(!m.ended("sub-done", None, 5), "a sub mark at its end");
+            assert!(!m.jti_seen("jti-done"), "a jti at its end");
+            assert!(m.session_ended("kept"));
+            assert!(m.ended("x", Some("sid-kept"), 5));
+            assert!(m.ended("sub-kept", None, 5));
+            assert!(m.jti_seen("jti-kept") && m.jti_seen("the-256th"));
+            return;
+        }
+    }
+
+    /// A later mark for the same sid or sub widens both bounds; an earlier one narrows neither.
+    #[test]
+    fn marks_for_one_key_merge_to_the_latest() {
+        let mut m = Marks::default();
+        m.add(Revocation::Sid {
+            sid: "s".into(),
+            before: 100,
+            until: u64::MAX,
+        });
+        m.add(Revocation::Sid {
+            sid: "s".into(),
+            before: 50,
+            until: 1,
+        });
+        assert!(m.ended("any", Some("s"), 100));
+        assert!(!m.ended("any", Some("s"), 101));
+        m.add(Revocation::Sub {
+            sub: "u".into(),
+            before: 7,
+            until: u64::MAX,
+        });
+        m.add(Revocation::Sub {
+            sub: "u".into(),
+            before: 9,
+            until: 1,
+        });
+        assert!(m.ended("u", None, 9));
+        assert!(!m.ended("u", None, 10));
+        assert!(!m.session_ended("s") && !m.session_ended("u"));
+    }
+}

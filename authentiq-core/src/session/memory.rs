@@ -136,4 +136,124 @@ mod tests {
         s.save(&data("later", "alice", Some("x"), 9)).await.unwrap();
         assert!(s.load("later").await.unwrap().is_some());
     }
+
+    /// A revocation by sid or sub ends exactly the sessions of that sid or sub that began at
+    /// or before its instant: other sids and subs, and later sessions, stay.
+    #[tokio::test]
+    async fn revocations_end_exactly_their_sessions() {
+        let s = MemoryStore::default();
+        for d in [
+            data("x-early", "alice", Some("x"), 5),
+            data("x-late", "alice", Some("x"), 6),
+            data("y-early", "alice", Some("y"), 5),
+            data("bob-early", "bob", None, 5),
+            data("bob-late", "bob", Some("x"), 6),
+            data("carol", "carol", None, 5),
+        ] {
+            s.save(&d).await.unwrap();
+        }
+        s.revoke(Revocation::Sid {
+            sid: "x".into(),
+            before: 5,
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
+        let live = |ids: &[&str]| {
+            let map = lock(&s.sessions);
+            let mut have: Vec<&str> = map.keys().map(String::as_str).collect();
+            have.sort_unstable();
+            let mut want = ids.to_vec();
+            want.sort_unstable();
+            assert_eq!(have, want);
+        };
+        live(&["x-late", "y-early", "bob-early", "bob-late", "carol"]);
+        s.revoke(Revocation::Sub {
+            sub: "bob".into(),
+            before: 5,
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
+        live(&["x-late", "y-early", "bob-late", "carol"]);
+        s.revoke(Revocation::Session {
+            id: "carol".into(),
+            until: u64::MAX,
+        })
+        .await
+        .unwrap();
+        live(&["x-late", "y-early", "bob-late"]);
+        // Bearer ID Tokens obey the same marks.
+        assert!(s.is_token_revoked("alice", Some("x"), 5).await.unwrap());
+        assert!(!s.is_token_revoked("alice", Some("x"), 6).await.unwrap());
+        assert!(s.is_token_revoked("bob", None, 5).await.unwrap());
+        assert!(!s.is_token_revoked("carol", None, 1).await.unwrap());
+    }
+
+    /// A session loads until its expiry, not at it.
+    #[tokio::test]
+    async fn a_session_does_not_load_at_its_expiry() {
+        let s = MemoryStore::default();
+        loop {
+            let now = clock::now();
+            let mut ending = data("ending", "alice", None, 1);
+            ending.exp = now;
+            let mut live = data("live", "alice", None, 1);
+            live.exp = now + 1;
+            s.save(&ending).await.unwrap();
+            s.save(&live).await.unwrap();
+            let (a, b) = (
+                s.load("ending").await.unwrap(),
+                s.load("live").await.unwrap(),
+            );
+            if clock::now() == now {
+                assert!(a.is_none(), "loaded at its expiry");
+                assert_eq!(b.unwrap(), live);
+                return;
+            }
+        }
+    }
+
+    /// Expired sessions are swept when the 1024th is saved, and only then.
+    #[tokio::test]
+    async fn saving_sweeps_expired_sessions_every_1024() {
+        loop {
+            let s = MemoryStore::default();
+            let now = clock::now();
+            let mut ended = data("ended", "alice", None, 1);
+            ended.exp = now;
+            s.save(&ended).await.unwrap();
+            for i in 0..1022 {
+                s.save(&data(&format!("s{i}"), "bob", None, 1))
+                    .await
+                    .unwrap();
+                if i == 0 {
+                    assert!(lock(&s.sessions).contains_key("ended"), "swept too early");
+                }
+            }
+            assert_eq!(lock(&s.sessions).len(), 1023);
+            assert!(lock(&s.sessions).contains_key("ended"));
+            s.save(&data("the-1024th", "bob", None, 1)).await.unwrap();
+            if clock::now() != now {
+                continue;
+            }
+            let map = lock(&s.sessions);
+            assert!(
+                !map.contains_key("ended"),
+                "an expired session outlived the sweep"
+            );
+            assert_eq!(map.len(), 1023);
+            return;
+        }
+    }
+
+    #[test]
+    fn names_itself_for_logs() {
+        let s = MemoryStore::default();
+        assert_eq!(s.name(), "memory");
+        assert!(s.holds_data());
+        let c = crate::session::CookieSessions::default();
+        assert_eq!(c.name(), "cookie");
+        assert!(!c.holds_data());
+    }
 }
