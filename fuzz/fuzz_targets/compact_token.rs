@@ -1,11 +1,13 @@
-//! Compact tokens (JWS today; the five-part JWE form once it is parsed) through the public
-//! entry, `Authentiq::validate_id_token`, and through the back-channel logout route.
+//! Compact tokens (JWS, and the five-part JWE form, which the harness app decrypts with its
+//! client keys) through the public entry, `Authentiq::validate_id_token`, and through the
+//! back-channel logout route.
 //!
 //! Inputs start from raw text, from a token the provider really issued (then edited), from
 //! a header and claims built field by field and either signed with a real key (to reach every
 //! claim rule) or given an arbitrary signature, from a five-part JWE with a well-formed
 //! protected header and arbitrary encrypted key, IV, ciphertext and tag, or from arbitrary
-//! parts. The harness cannot encrypt to the app, so no five-part token may be accepted.
+//! parts. No input is encrypted to the app's fresh client keys, so no five-part token may be
+//! accepted.
 //! Properties:
 //! - nothing panics;
 //! - a token is accepted only if its signing input was genuinely signed (no forgery passes);
@@ -301,7 +303,7 @@ fn check_accepted(
     assert_eq!(
         token.bytes().filter(|b| *b == b'.').count(),
         2,
-        "only a JWS can be accepted today: {token}"
+        "no input is encrypted to the app's keys, so only a JWS can be accepted: {token}"
     );
     assert!(
         h.was_signed(signing_input(token)),

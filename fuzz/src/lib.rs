@@ -63,11 +63,16 @@ impl Harness {
         // corpus) never opens here, so whatever opens was sealed in this process.
         let mut key = vec![0u8; 64];
         aws_lc_rs::rand::fill(&mut key).expect("random bytes for the session key");
+        // Client keys, with encryption optional: a five-part token reaches the JWE parser and
+        // decryption (no input can be encrypted to these fresh keys), a plain one the JWS rules.
+        let client_keys = authentiq_core::ClientKeys::generate().expect("a client key set");
         let build = |memory: bool| {
             let mut b = Authentiq::builder(provider.issuer(), &client.client_id)
                 .client_secret(&client.client_secret)
                 .public_url(PUBLIC_URL)
-                .session_key(key.clone());
+                .session_key(key.clone())
+                .client_key_set(client_keys.clone())
+                .id_token_encryption(authentiq_core::IdTokenEncryption::Optional);
             if memory {
                 b = b.session_store(Arc::new(MemoryStore::default()));
             }
