@@ -44,6 +44,15 @@ async fn sessions_round_trip_with_their_lifetime_as_ttl() {
         .await
         .unwrap()
         .with_prefix("t1:");
+    // What logs and the configuration's `Debug` show of the store: its name and key prefix,
+    // never the connection (whose URL may hold a password).
+    assert_eq!(store.name(), "redis");
+    let shown = format!("{store:?}");
+    assert!(
+        shown.starts_with("RedisStore") && shown.contains("\"t1:\""),
+        "{shown}"
+    );
+    assert!(!shown.contains(&server.url()), "{shown}");
     let d = data("s1", "alice", Some("sid-1"), now());
     store.save(&d).await.unwrap();
     assert_eq!(store.load("s1").await.unwrap(), Some(d));
