@@ -15,11 +15,11 @@ const UNAUTHENTICATED: &str =
     r#"{"error":"unauthenticated","error_description":"authentication is required"}"#;
 const NOT_CONFIGURED: &str = r#"{"error":"authentiq_not_configured","error_description":"authentiq is not configured for this route: install the Authentiq layer (axum), middleware (actix-web), fairing (rocket) or filter (warp) around it"}"#;
 
-fn browser(uri: &str) -> TestRequest {
+pub(crate) fn browser(uri: &str) -> TestRequest {
     TestRequest::new("GET", uri).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
 }
 
-fn api(uri: &str) -> TestRequest {
+pub(crate) fn api(uri: &str) -> TestRequest {
     TestRequest::new("GET", uri).header("accept", "application/json")
 }
 
@@ -46,7 +46,7 @@ fn session_name() -> &'static str {
     "authentiq_session"
 }
 
-fn assert_status(res: &TestResponse, status: u16, what: &str) {
+pub(crate) fn assert_status(res: &TestResponse, status: u16, what: &str) {
     assert_eq!(
         res.status,
         status,
@@ -173,6 +173,16 @@ fn assert_url(url: &str, base: &str, expected: &[(&str, Option<&str>)]) -> Vec<(
         }
     }
     pairs
+}
+
+/// A forwarded response posted as JSON to the callback, as AuthentiqJS does from the app's page.
+fn json_callback(jar: &Jar, body: &Value) -> TestRequest {
+    TestRequest::new("POST", "/auth/callback")
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("origin", APP_URL)
+        .cookies(jar)
+        .body(body.to_string())
 }
 
 /// GET /auth/login; returns the response and the jar holding the flow cookie.
@@ -1120,16 +1130,7 @@ pub async fn callback_post_json<F: Framework>() {
     let app = F::app(h.auth.clone()).await;
     let (callback, mut jar) = approved(&h, &app, "/", &Approval::default()).await;
     let body = json!({"code": param(&callback, "code"), "state": param(&callback, "state")});
-    let res = app
-        .call(
-            TestRequest::new("POST", "/auth/callback")
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .header("origin", APP_URL)
-                .cookies(&jar)
-                .body(body.to_string()),
-        )
-        .await;
+    let res = app.call(json_callback(&jar, &body)).await;
     assert_status(&res, 200, "JSON callback");
     assert_eq!(res.json()["email"], Approval::default().email);
     jar.apply(&res);
@@ -1227,14 +1228,6 @@ pub async fn callback_form_post<F: Framework>() {
 pub async fn callback_json_with_id_token<F: Framework>() {
     let h = Harness::new().await;
     let app = F::app(h.auth.clone()).await;
-    let post = |jar: &Jar, body: Value| {
-        TestRequest::new("POST", "/auth/callback")
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("origin", APP_URL)
-            .cookies(jar)
-            .body(body.to_string())
-    };
     let flow = || async {
         let (res, jar) = start_login(&app, "/").await;
         let loc = res.header("location").unwrap_or_default().to_owned();
@@ -1255,9 +1248,9 @@ pub async fn callback_json_with_id_token<F: Framework>() {
 
     let (state, nonce, mut jar) = flow().await;
     let res = app
-        .call(post(
+        .call(json_callback(
             &jar,
-            json!({"id_token": mint(Alg::ES256, &nonce), "state": state}),
+            &json!({"id_token": mint(Alg::ES256, &nonce), "state": state}),
         ))
         .await;
     assert_status(&res, 200, "forwarded ID Token");
@@ -1286,7 +1279,10 @@ pub async fn callback_json_with_id_token<F: Framework>() {
         let (state, nonce, jar) = flow().await;
         let token = mint(alg, other_nonce.unwrap_or(&nonce));
         let res = app
-            .call(post(&jar, json!({"id_token": token, "state": state})))
+            .call(json_callback(
+                &jar,
+                &json!({"id_token": token, "state": state}),
+            ))
             .await;
         refused(&res, 400, "invalid_id_token", &says::bad_id_token(check));
         no_session_created(&app, &res, &jar).await;
@@ -1842,16 +1838,7 @@ pub async fn signed_scopes_need_verified_values<F: Framework>() {
     no_session_created(&app, &res, &jar).await;
     let (callback, jar) = approved(&h, &app, "/", &unverified).await;
     let body = json!({"code": param(&callback, "code"), "state": param(&callback, "state")});
-    let res = app
-        .call(
-            TestRequest::new("POST", "/auth/callback")
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .header("origin", APP_URL)
-                .cookies(&jar)
-                .body(body.to_string()),
-        )
-        .await;
+    let res = app.call(json_callback(&jar, &body)).await;
     refused(&res, 400, "unverified_claim", said);
     no_session_created(&app, &res, &jar).await;
 }
@@ -1866,16 +1853,7 @@ pub async fn json_callback_refusals_are_400<F: Framework>() {
     let state = param(res.header("location").unwrap_or_default(), "state");
     let body =
         json!({"error": "access_denied", "error_description": "the user said no", "state": state});
-    let res = app
-        .call(
-            TestRequest::new("POST", "/auth/callback")
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .header("origin", APP_URL)
-                .cookies(&jar)
-                .body(body.to_string()),
-        )
-        .await;
+    let res = app.call(json_callback(&jar, &body)).await;
     refused(
         &res,
         400,

@@ -4,28 +4,10 @@
 
 use serde_json::json;
 
-use crate::cases::{no_session_created, refused, says};
+use crate::cases::{api, assert_status, browser, no_session_created, refused, says};
 use crate::{APP_URL, Approval, Framework, Harness, Jar, TestApp, TestRequest, TestResponse};
 use authentiq_core::{Authentiq, ClientKeys};
 use authentiq_dev::Alg;
-
-fn assert_status(res: &TestResponse, status: u16, what: &str) {
-    assert_eq!(
-        res.status,
-        status,
-        "{what}: status; body: {}; headers: {:?}",
-        res.text(),
-        res.headers
-    );
-}
-
-fn api(uri: &str) -> TestRequest {
-    TestRequest::new("GET", uri).header("accept", "application/json")
-}
-
-fn browser(uri: &str) -> TestRequest {
-    TestRequest::new("GET", uri).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-}
 
 /// A harness whose client registered its public keys and asked for encrypted ID Tokens
 /// (`alg`/`enc`), and whose SDK holds the private keys. `encrypt: false` registers the same
