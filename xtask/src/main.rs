@@ -58,12 +58,19 @@ fn cargo_with(env: &[(&str, &str)], args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The library crates, as `-p` arguments: core, dev and every adapter.
-fn published_packages() -> Vec<&'static str> {
+/// The library crates: core, dev and every adapter.
+fn library_crates() -> Vec<&'static str> {
     PUBLISHED
         .iter()
         .copied()
         .chain(FRAMEWORKS.iter().map(|(_, adapter, _)| *adapter))
+        .collect()
+}
+
+/// The library crates, as `--package` arguments.
+fn published_packages() -> Vec<&'static str> {
+    library_crates()
+        .into_iter()
         .flat_map(|p| ["--package", p])
         .collect()
 }
@@ -139,7 +146,53 @@ fn ci() -> bool {
         )
         // What crates.io would receive: each library crate packaged and built from its
         // package alone, the workspace's crates resolved from one another's packages.
+        && forget_packaged_copies()
         && cargo(&[&["package", "--allow-dirty"][..], &published_packages()].concat())
+}
+
+/// Removes the copies of this workspace's crates that an earlier `cargo package` unpacked.
+///
+/// `cargo package` verifies each crate against the others' packages through a local registry
+/// under `target/package`, and unpacks them into `$CARGO_HOME/registry/src/-<hash>/`, where the
+/// hash names the registry's path. Cargo keeps an unpacked crate once it is there, and the
+/// version does not change between commits, so a second run from the same checkout path with
+/// the same `CARGO_HOME` would build against the first run's sources. Only directories of local
+/// registries (named with a leading `-`) and only this workspace's crates are touched.
+fn forget_packaged_copies() -> bool {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    match home {
+        Some(home) => forget_packaged_copies_in(&home.join("registry").join("src")),
+        None => true,
+    }
+}
+
+/// [`forget_packaged_copies`] for one `registry/src` directory.
+fn forget_packaged_copies_in(src: &std::path::Path) -> bool {
+    let Ok(registries) = std::fs::read_dir(src) else {
+        return true;
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for unpacked in crates.flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            let ours = library_crates()
+                .iter()
+                .filter_map(|p| name.strip_prefix(p)?.strip_prefix('-'))
+                .any(|version| version.starts_with(|c: char| c.is_ascii_digit()));
+            if ours && let Err(e) = std::fs::remove_dir_all(unpacked.path()) {
+                eprintln!("cannot remove {}: {e}", unpacked.path().display());
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn demo(framework: &str) -> bool {
@@ -288,5 +341,33 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forget_packaged_copies_in;
+
+    #[test]
+    fn only_this_workspaces_crates_in_local_registries_are_forgotten() {
+        let src = std::env::temp_dir().join(format!("xtask-registry-{}", std::process::id()));
+        let make = |path: &str| std::fs::create_dir_all(src.join(path)).expect("mkdir");
+        make("-1a2b/authentiq-core-0.1.0/src");
+        make("-1a2b/authentiq-axum-0.1.0");
+        make("-1a2b/authentiq-core-extra-0.1.0");
+        make("-1a2b/serde-1.0.0");
+        make("index.crates.io-1949cf8c6b5b557f/authentiq-core-0.1.0");
+
+        assert!(forget_packaged_copies_in(&src));
+
+        let left = |path: &str| src.join(path).exists();
+        assert!(!left("-1a2b/authentiq-core-0.1.0"));
+        assert!(!left("-1a2b/authentiq-axum-0.1.0"));
+        assert!(left("-1a2b/authentiq-core-extra-0.1.0"));
+        assert!(left("-1a2b/serde-1.0.0"));
+        assert!(left(
+            "index.crates.io-1949cf8c6b5b557f/authentiq-core-0.1.0"
+        ));
+        std::fs::remove_dir_all(&src).expect("clean up");
     }
 }
