@@ -1801,8 +1801,11 @@ pub async fn https_cookies_are_secure_host_cookies<F: Framework>() {
 /// from the app (claims and `scope`) under `email~s`, and fails the sign-in under `email~rs`
 /// (403 `unverified_claim` for a redirect, 400 for a forwarded JSON response, no session).
 pub async fn signed_scopes_need_verified_values<F: Framework>() {
+    // A provider that shares the unverified email regardless: the SDK's own check is what is
+    // tested. (The development provider, like Authentiq, withholds it by default.)
     let unverified = Approval {
         email_verified: false,
+        release_unverified: true,
         ..Approval::default()
     };
     let h = Harness::with(|b| b.scope("aq:name email~s")).await;
@@ -1861,6 +1864,79 @@ pub async fn json_callback_refusals_are_400<F: Framework>() {
         "the provider refused the sign-in: access_denied",
     );
     no_session_created(&app, &res, &jar).await;
+}
+
+/// `GET /auth/start` hands a page (AuthentiqJS) a sign-in of its own: the authorization
+/// request as JSON, fresh `state` and `nonce` bound to an encrypted flow cookie, never cached;
+/// the response the page forwards as JSON completes with 200, the claims and a session.
+pub async fn start_hands_a_page_its_sign_in<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let res = app.call(api("/auth/start")).await;
+    assert_status(&res, 200, "start");
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let start = res.json();
+    let text = |name: &str| start[name].as_str().unwrap_or_default().to_owned();
+    let authorize_url = text("authorize_url");
+    let redirect_uri = format!("{APP_URL}/auth/callback");
+    assert_url(
+        &authorize_url,
+        &format!("{}/authorize", h.provider.base_url()),
+        &[
+            ("response_type", Some("code")),
+            ("client_id", Some(&h.client.client_id)),
+            ("redirect_uri", Some(&redirect_uri)),
+            ("scope", Some("openid aq:name email~rs aq:push")),
+            ("state", Some(&text("state"))),
+            ("nonce", Some(&text("nonce"))),
+            ("code_challenge", Some(&text("code_challenge"))),
+            ("code_challenge_method", Some("S256")),
+        ],
+    );
+    assert_eq!(
+        text("authorization_endpoint"),
+        format!("{}/authorize", h.provider.base_url())
+    );
+    for name in ["client_id", "redirect_uri", "scope", "response_type"] {
+        assert_eq!(
+            Some(text(name).as_str()),
+            param(&authorize_url, name).as_deref(),
+            "{name}"
+        );
+    }
+    assert_eq!(text("state").len(), 43);
+    assert_eq!(text("nonce").len(), 43);
+    let flow = res
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("authentiq_flow_"))
+        .expect("a flow cookie")
+        .to_owned();
+    assert!(!flow.contains(&text("state")) && !flow.contains(&text("nonce")));
+    let again = app.call(api("/auth/start")).await.json();
+    assert_ne!(again["state"], start["state"], "fresh state per start");
+    assert_ne!(again["nonce"], start["nonce"], "fresh nonce per start");
+
+    let mut jar = Jar::new();
+    jar.apply(&res);
+    let callback = h
+        .provider
+        .approve(&authorize_url, &Approval::default())
+        .expect("the provider approves");
+    let body = json!({"code": param(&callback, "code"), "state": text("state")});
+    let res = app.call(json_callback(&jar, &body)).await;
+    assert_status(&res, 200, "the forwarded response");
+    assert_eq!(res.json()["email"], Approval::default().email);
+    jar.apply(&res);
+    assert_status(
+        &app.call(api("/me").cookies(&jar)).await,
+        200,
+        "a session from the page's sign-in",
+    );
+    let res = app.call(TestRequest::new("POST", "/auth/start")).await;
+    assert_status(&res, 405, "start is GET");
+    assert_eq!(res.header("allow"), Some("GET, HEAD"));
 }
 
 /// The `GET /device` answer of the test app: the remembered device and the session's subject.

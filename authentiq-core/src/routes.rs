@@ -35,23 +35,28 @@ pub enum AuthRoute {
     /// The public halves of the client keys as a JWKS (`GET`, `HEAD`): the client's
     /// `jwks_uri`. 404 when no client keys are set.
     Jwks,
+    /// A new sign-in's authorization parameters as JSON (`GET`, `HEAD`), with its flow cookie:
+    /// how a page that runs AuthentiqJS starts a sign-in whose response it forwards to the
+    /// callback.
+    Start,
 }
 
 impl AuthRoute {
     /// Every auth route, in the order adapters mount them.
-    pub const ALL: [AuthRoute; 6] = [
+    pub const ALL: [AuthRoute; 7] = [
         Self::Login,
         Self::Callback,
         Self::Logout,
         Self::Forget,
         Self::BackchannelLogout,
         Self::Jwks,
+        Self::Start,
     ];
 
     /// The methods the route answers; any other gets 405 with `Allow`.
     pub fn methods(self) -> &'static [&'static str] {
         match self {
-            Self::Login | Self::Jwks => &["GET", "HEAD"],
+            Self::Login | Self::Jwks | Self::Start => &["GET", "HEAD"],
             Self::Callback => &["GET", "POST"],
             Self::Logout | Self::Forget | Self::BackchannelLogout => &["POST"],
         }
@@ -60,7 +65,7 @@ impl AuthRoute {
     /// The `Allow` header value for a 405.
     fn allow(self) -> &'static str {
         match self {
-            Self::Login | Self::Jwks => "GET, HEAD",
+            Self::Login | Self::Jwks | Self::Start => "GET, HEAD",
             Self::Callback => "GET, POST",
             Self::Logout | Self::Forget | Self::BackchannelLogout => "POST",
         }
@@ -75,6 +80,7 @@ impl AuthRoute {
             Self::Forget => "forget route",
             Self::BackchannelLogout => "back-channel logout route",
             Self::Jwks => "client JWKS route",
+            Self::Start => "start route",
         }
     }
 
@@ -87,6 +93,7 @@ impl AuthRoute {
             Self::Forget => &paths.forget,
             Self::BackchannelLogout => &paths.backchannel_logout,
             Self::Jwks => &paths.jwks,
+            Self::Start => &paths.start,
         }
     }
 
@@ -121,6 +128,33 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
     }
 }
 
+/// How a new sign-in is handed to the browser.
+#[derive(Clone, Copy)]
+enum Begin {
+    /// `GET /auth/login`: a 303 to the authorization endpoint.
+    Redirect,
+    /// `GET /auth/start`: the authorization request as JSON, for a page to send itself.
+    Json,
+}
+
+/// The body of `GET /auth/start`: every authorization request parameter (`client_id`,
+/// `redirect_uri`, `scope`, `state`, `nonce`, `response_type`, the PKCE challenge, ...) as a
+/// string member, plus `authorization_endpoint` (the URL without them) and `authorize_url`
+/// (the whole request, ready for a redirect or a popup).
+fn start_json(authorize_url: &str) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    if let Ok(url) = url::Url::parse(authorize_url) {
+        for (name, value) in url.query_pairs() {
+            object.insert(name.into_owned(), value.into_owned().into());
+        }
+        let mut endpoint = url.clone();
+        endpoint.set_query(None);
+        object.insert("authorization_endpoint".into(), endpoint.as_str().into());
+    }
+    object.insert("authorize_url".into(), authorize_url.into());
+    serde_json::Value::Object(object)
+}
+
 impl Authentiq {
     /// The whole answer of an auth route: `body` is the request body, or `None` when it was
     /// over [`MAX_BODY`] or could not be read (413); a path that is not an auth route gets 404.
@@ -149,7 +183,8 @@ impl Authentiq {
             return e.route_reply(head);
         };
         let reply = match route {
-            AuthRoute::Login => self.login(head),
+            AuthRoute::Login => self.login(head, Begin::Redirect),
+            AuthRoute::Start => self.login(head, Begin::Json),
             AuthRoute::Callback if method == "GET" => self.callback_get(head).await,
             AuthRoute::Callback => self.callback_post(head, body).await,
             AuthRoute::Logout => self.logout(head).await,
@@ -163,7 +198,7 @@ impl Authentiq {
         })
     }
 
-    fn login(&self, head: &impl RequestHead) -> Result<Reply, AuthError> {
+    fn login(&self, head: &impl RequestHead, begin: Begin) -> Result<Reply, AuthError> {
         let return_to = head.query_param("return_to");
         // "Continue as": the remembered device names the user (never the link), and the
         // sign-in asks for a push to their phone.
@@ -185,12 +220,14 @@ impl Authentiq {
             self.start_login_with(return_to.as_deref(), &extra, remembered.is_some());
         // A few pending sign-ins at most: older flow cookies go, so that the browser's
         // `Cookie` header never outgrows what proxies accept.
+        let answer = match begin {
+            Begin::Redirect => Reply::redirect(303, url),
+            Begin::Json => Reply::json(200, &start_json(&url)),
+        };
         let reply = self
             .evict_flow_cookies(head, &cookie)
             .into_iter()
-            .fold(Reply::redirect(303, url), |r, gone| {
-                r.header(SET_COOKIE, gone)
-            });
+            .fold(answer, |r, gone| r.header(SET_COOKIE, gone));
         let reply = match device.set_cookie {
             Some(gone) => reply.header(SET_COOKIE, gone),
             None => reply,

@@ -206,6 +206,11 @@ pub struct Approval {
     /// Simulates an app that does not honour `~r`: required scopes are granted only when
     /// [`Approval::grant`] allows them, so relying parties can test their required-scope check.
     pub ignore_required: bool,
+    /// Simulates a provider that releases unverified values under signed (`~s`) scopes, which
+    /// Authentiq never does, so relying parties can test their own verified-claim check. By
+    /// default an email or phone number that is not verified is not shared under `email~s` or
+    /// `phone~s`.
+    pub release_unverified: bool,
 }
 
 impl Default for Approval {
@@ -233,6 +238,7 @@ impl Default for Approval {
             })),
             preferred_username: Some("alice".into()),
             ignore_required: false,
+            release_unverified: false,
         }
     }
 }

@@ -153,19 +153,44 @@ fn approval_form(req: &AuthRequest, pending: &str) -> String {
     )
 }
 
-/// The sign-in page: requested scopes, a QR code for the phone page, and the simulated app.
+/// The desktop's part of a pending sign-in: polls `/authorize/wait/{pending}` until the phone
+/// has answered, then continues to `/authorize/continue/{pending}`, which delivers the answer
+/// to the app. Without script, a link does the same by hand.
+fn waiting(pending: &str) -> String {
+    let id = script_json(&serde_json::Value::from(pending));
+    format!(
+        "<p id=\"status\" class=\"muted\">Waiting for your phone…</p>\
+<noscript><p><a href=\"/authorize/continue/{link}\">Continue once you have answered on your \
+phone</a></p></noscript><script>(function(){{var id={id};\
+var status=document.getElementById('status');\
+function poll(){{fetch('/authorize/wait/'+id,{{cache:'no-store'}}).then(function(r){{return r.json();}})\
+.then(function(s){{if(s.status==='answered'){{location.replace('/authorize/continue/'+id);}}\
+else if(s.status==='gone'){{status.textContent='This sign-in request has expired. Start again from the app.';}}\
+else{{setTimeout(poll,400);}}}}).catch(function(){{setTimeout(poll,1500);}});}}poll();}})();</script>",
+        link = escape(pending),
+    )
+}
+
+/// JSON for a `<script>` element: `<` escaped, so no value can close the element.
+fn script_json(value: &serde_json::Value) -> String {
+    value.to_string().replace('<', "\\u003c")
+}
+
+/// The desktop sign-in page: requested scopes and the QR code the phone scans; it waits for
+/// the phone's answer.
 pub(crate) fn sign_in(base: &str, req: &AuthRequest, pending: &str) -> String {
     let phone_url = format!("{base}/authorize/phone/{pending}");
     let body = format!(
         "<h1>Sign in with Authentiq</h1>\
 <p><strong>{client}</strong> would like to know:</p>{scopes}\
 <p>Scan this code with the Authentiq ID app:</p><div class=\"qr\">{qr}</div>\
-<p class=\"muted\">Or open <a href=\"{link}\">{link}</a>, or use the simulated app below.</p>{form}",
+<p class=\"muted\">No phone at hand? Open the simulated app: \
+<a class=\"phone-link\" href=\"{link}\" target=\"_blank\">{link}</a></p>{waiting}",
         client = escape(req.client_id()),
         scopes = scope_list(req),
         qr = qr_svg(&phone_url),
         link = escape(&phone_url),
-        form = approval_form(req, pending),
+        waiting = waiting(pending),
     );
     layout("Sign in with Authentiq", &body)
 }
@@ -175,25 +200,61 @@ pub(crate) fn phone(req: &AuthRequest, pending: &str) -> String {
     layout("Authentiq ID", &approval_form(req, pending))
 }
 
-/// One-click: the browser is linked to a phone, which gets a (simulated) push notification.
-pub(crate) fn push(req: &AuthRequest, pending: &str, approval: &Approval) -> String {
+/// One-click, on the desktop: the browser is remembered, so the person's phone gets a push
+/// notification; the page waits for it to be answered.
+pub(crate) fn push(base: &str, req: &AuthRequest, pending: &str, approval: &Approval) -> String {
+    let phone_url = format!("{base}/authorize/phone/{pending}");
     let body = format!(
-        "<h1>Sign in with Authentiq</h1>\
-<p>We sent a push notification to your phone ({who}).</p>\
+        "<h1>Check your phone</h1>\
+<p>We sent a push notification to the phone of <strong>{who}</strong>.</p>\
 <p><strong>{client}</strong> would like to know:</p>{scopes}\
-<form class=\"phone\" method=\"post\" action=\"/authorize/approve\">\
-<p>🔔 <strong>Authentiq</strong>: sign in to {client}?</p>\
+<p class=\"muted\">The simulated phone shows it at \
+<a class=\"phone-link\" href=\"{link}\" target=\"_blank\">{link}</a></p>{waiting}",
+        who = escape(&approval.email),
+        client = escape(req.client_id()),
+        scopes = scope_list(req),
+        link = escape(&phone_url),
+        waiting = waiting(pending),
+    );
+    layout("Check your phone", &body)
+}
+
+/// One-click, on the phone: the push notification, answered with one tap.
+pub(crate) fn notification(req: &AuthRequest, pending: &str, approval: &Approval) -> String {
+    let body = format!(
+        "<form class=\"phone notification\" method=\"post\" action=\"/authorize/approve\">\
+<h2>Authentiq ID <span class=\"muted\">(simulated app)</span></h2>\
+<p>🔔 Sign in to <strong>{client}</strong> as {who}?</p>{scopes}\
 <input type=\"hidden\" name=\"pending\" value=\"{pending}\">\
 <input type=\"hidden\" name=\"push\" value=\"1\">\
-<button class=\"approve\" name=\"decision\" value=\"approve\">Tap notification</button>\
-<button class=\"deny\" name=\"decision\" value=\"deny\">Dismiss</button></form>\
-<p class=\"muted\">Not your phone? <a href=\"/authorize/phone/{pending}\">Use the app instead</a>.</p>",
+<button class=\"approve\" name=\"decision\" value=\"approve\">Approve</button>\
+<button class=\"deny\" name=\"decision\" value=\"deny\">Deny</button></form>",
         who = escape(&approval.email),
         client = escape(req.client_id()),
         scopes = scope_list(req),
         pending = escape(pending),
     );
-    layout("Sign in with Authentiq", &body)
+    layout("Authentiq ID", &body)
+}
+
+/// The phone after answering: the sign-in goes on in the desktop browser.
+pub(crate) fn answered(approved: bool) -> String {
+    let (title, text) = if approved {
+        (
+            "Approved",
+            "You are signing in on your computer. You can put your phone away.",
+        )
+    } else {
+        ("Denied", "The sign-in request was denied.")
+    };
+    layout(
+        title,
+        &format!(
+            "<div class=\"phone\"><h2>{}</h2><p>{}</p></div>",
+            escape(title),
+            escape(text)
+        ),
+    )
 }
 
 pub(crate) fn error(title: &str, message: &str) -> String {
@@ -239,6 +300,27 @@ pub(crate) fn form_post(redirect: &Redirect) -> String {
     )
 }
 
+/// `response_mode=web_message`: the parameters go to the window that opened the sign-in, as a
+/// message to the redirect URI's origin only; then the window closes.
+pub(crate) fn web_message(redirect: &Redirect) -> String {
+    let response: serde_json::Map<String, serde_json::Value> = redirect
+        .params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone().into()))
+        .collect();
+    let response = script_json(&serde_json::Value::Object(response));
+    let origin = script_json(&redirect.origin().into());
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
+<body><p id=\"status\">Returning to the app…</p><script>(function(){{\
+var message={{type:'authorization_response',response:{response}}};\
+if(window.opener){{window.opener.postMessage(message,{origin});window.close();}}\
+else{{document.getElementById('status').textContent=\
+'This window was not opened by the app: start the sign-in again from the app.';}}}})();\
+</script></body></html>"
+    )
+}
+
 /// OIDC Session Management check-session iframe: answers `"client_id session_state"`
 /// messages with `unchanged`, `changed` or `error`, from the `aqdev_bs` cookie.
 pub(crate) fn check_session() -> String {
@@ -260,3 +342,6 @@ e.source.postMessage(hash+'.'+salt===parts[1]?'unchanged':'changed',e.origin);})
 </head><body><script>{SCRIPT}</script></body></html>"
     )
 }
+
+/// The AuthentiqJS-compatible script served at `/authentiq.js` (see the file for its use).
+pub(crate) const AUTHENTIQ_JS: &str = include_str!("authentiq.js");

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use url::form_urlencoded;
 
 use crate::provider::{
-    AuthorizeError, Completion, Decision, Params, Redirect, ResponseMode, Shared, browser_state,
+    Answer, AuthorizeError, Collect, Completion, Decision, PENDING_LIFETIME, Params, PendingStatus,
+    Redirect, ResponseMode, Shared, browser_state,
 };
 use crate::{Approval, DevError, Grant, pages};
 
@@ -38,6 +39,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/authorize/phone/{pending}", get(phone))
         .route("/authorize/approve", post(approve))
+        .route("/authorize/wait/{pending}", get(wait))
+        .route("/authorize/continue/{pending}", get(continue_sign_in))
+        .route("/authentiq.js", get(authentiq_js))
         .route("/authorize/logout", get(logout_get).post(logout_post))
         .route("/authorize/check-session", get(check_session))
         .route("/token", post(token))
@@ -85,6 +89,7 @@ fn with_cookies(cookies: &[String], response: Response) -> Response {
 fn deliver(redirect: &Redirect, cookies: &[String]) -> Response {
     let response = match redirect.mode {
         ResponseMode::FormPost => html(StatusCode::OK, pages::form_post(redirect)),
+        ResponseMode::WebMessage => html(StatusCode::OK, pages::web_message(redirect)),
         ResponseMode::Query | ResponseMode::Fragment => see_other(redirect.url()),
     };
     with_cookies(cookies, response)
@@ -106,6 +111,15 @@ fn set_cookie(name: &str, value: &str, http_only: bool, max_age: Option<u64>) ->
     if http_only {
         cookie.push_str("; HttpOnly");
     }
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    cookie
+}
+
+/// An HttpOnly `SameSite=Lax` cookie scoped to `path`.
+fn set_cookie_at(name: &str, value: &str, path: &str, max_age: Option<u64>) -> String {
+    let mut cookie = format!("{name}={value}; Path={path}; SameSite=Lax; HttpOnly");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
@@ -178,23 +192,41 @@ fn authorize(shared: &Shared, params: &Params, headers: &HeaderMap) -> Response 
     let device = cookie(headers, DEVICE_COOKIE)
         .and_then(|handle| shared.device(handle))
         .filter(|_| req.wants("aq:push") && !req.prompt_consent);
-    let pending = shared.create_pending(req.clone());
-    let page = match device {
-        Some(approval) => pages::push(&req, &pending, &approval),
+    // The desktop page waits while the phone answers: the QR code for the app, or with a
+    // remembered browser a push to the phone of the person it is remembered for.
+    let (pending, desktop_key) = shared.create_pending(req.clone(), sid, device.clone());
+    let page = match &device {
+        Some(approval) => pages::push(&shared.base, &req, &pending, approval),
         None => pages::sign_in(&shared.base, &req, &pending),
     };
-    html(StatusCode::OK, page)
+    let key_cookie = set_cookie_at(
+        &desktop_cookie(&pending),
+        &desktop_key,
+        "/authorize",
+        Some(PENDING_LIFETIME.as_secs()),
+    );
+    with_cookies(&[key_cookie], html(StatusCode::OK, page))
 }
 
+/// The cookie of the desktop browser that started pending sign-in `pending`.
+fn desktop_cookie(pending: &str) -> String {
+    format!("aqdev_wait_{pending}")
+}
+
+/// The simulated phone: the Authentiq ID app's approval form for a scanned QR code, or the
+/// push notification of a one-click sign-in.
 async fn phone(State(shared): AppState, Path(pending): Path<String>) -> Response {
     match shared.peek_pending(&pending) {
-        Some(req) => html(StatusCode::OK, pages::phone(&req, &pending)),
+        Some((req, Some(person))) => {
+            html(StatusCode::OK, pages::notification(&req, &pending, &person))
+        }
+        Some((req, None)) => html(StatusCode::OK, pages::phone(&req, &pending)),
         None => html(StatusCode::NOT_FOUND, pages::expired()),
     }
 }
 
-/// The approval form posted by the simulated phone.
-async fn approve(State(shared): AppState, headers: HeaderMap, body: String) -> Response {
+/// The phone's answer. The sign-in continues in the desktop browser, which collects it.
+async fn approve(State(shared): AppState, body: String) -> Response {
     let params = Params::parse(&body);
     let approve = match params.get("decision") {
         Some("approve") => true,
@@ -206,34 +238,80 @@ async fn approve(State(shared): AppState, headers: HeaderMap, body: String) -> R
             );
         }
     };
-    let approval = if params.get("push").is_some() {
-        match cookie(&headers, DEVICE_COOKIE).and_then(|handle| shared.device(handle)) {
-            Some(approval) => approval,
-            None => {
-                return html(
-                    StatusCode::BAD_REQUEST,
-                    pages::error("Unknown device", "This browser is not linked to a phone."),
-                );
-            }
-        }
-    } else {
-        approval_from_form(&params)
+    let answer = match (approve, params.get("push").is_some()) {
+        (false, _) => None,
+        (true, true) => Some(Answer::Push),
+        (true, false) => Some(Answer::As(Box::new(approval_from_form(&params)))),
     };
-    let Some(req) = params
+    let answered = params
         .get("pending")
-        .and_then(|pending| shared.take_pending(pending))
-    else {
-        return html(StatusCode::BAD_REQUEST, pages::expired());
-    };
-    let decision = if approve {
-        Decision::Approve {
-            approval: &approval,
-            fresh: true,
-        }
+        .is_some_and(|pending| shared.answer_pending(pending, answer));
+    if answered {
+        html(StatusCode::OK, pages::answered(approve))
     } else {
-        Decision::Deny
+        html(StatusCode::BAD_REQUEST, pages::expired())
+    }
+}
+
+/// `GET /authorize/wait/{pending}`: what the waiting desktop page polls.
+async fn wait(State(shared): AppState, Path(pending): Path<String>) -> Response {
+    let (status, word) = match shared.pending_status(&pending) {
+        PendingStatus::Waiting => (StatusCode::OK, "waiting"),
+        PendingStatus::Answered => (StatusCode::OK, "answered"),
+        PendingStatus::Gone => (StatusCode::NOT_FOUND, "gone"),
     };
-    finish(&shared.complete(&req, decision, cookie(&headers, SID_COOKIE)))
+    no_store(json_response(status, &json!({ "status": word })))
+}
+
+/// `GET /authorize/continue/{pending}`: the desktop browser collects the phone's answer and
+/// is sent on to the app.
+async fn continue_sign_in(
+    State(shared): AppState,
+    Path(pending): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let name = desktop_cookie(&pending);
+    match shared.collect_pending(&pending, cookie(&headers, &name)) {
+        Collect::Done(completion) => {
+            let gone = set_cookie_at(&name, "", "/authorize", Some(0));
+            no_store(with_cookies(&[gone], finish(&completion)))
+        }
+        Collect::Waiting => html(
+            StatusCode::CONFLICT,
+            pages::error(
+                "Waiting for your phone",
+                "Approve the sign-in on your phone first.",
+            ),
+        ),
+        Collect::OtherBrowser => html(
+            StatusCode::FORBIDDEN,
+            pages::error(
+                "Another browser",
+                "This sign-in was started in another browser; it continues there.",
+            ),
+        ),
+        Collect::Gone => html(StatusCode::NOT_FOUND, pages::expired()),
+    }
+}
+
+/// `GET /authentiq.js`: the AuthentiqJS-compatible script for pages of apps signing in here.
+async fn authentiq_js() -> Response {
+    (
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
+        pages::AUTHENTIQ_JS,
+    )
+        .into_response()
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn approval_from_form(params: &Params) -> Approval {

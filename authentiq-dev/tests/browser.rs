@@ -11,8 +11,9 @@ use common::{Fixture, LOGGED_OUT, REDIRECT, encode, query, verify_hs256};
 use reqwest::Response;
 use reqwest::header::HeaderMap;
 
+/// The pending sign-in's id, from the desktop page's link to the simulated phone.
 fn pending_id(page: &str) -> String {
-    let start = page.find("name=\"pending\" value=\"").unwrap() + 22;
+    let start = page.find("/authorize/phone/").unwrap() + 17;
     page[start..].split('"').next().unwrap().to_owned()
 }
 
@@ -27,9 +28,34 @@ fn cookies(headers: &HeaderMap) -> String {
         .join("; ")
 }
 
+fn set_cookie<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
 fn location(response: &Response) -> String {
     assert_eq!(response.status(), 303);
     response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn join(a: &str, b: &str) -> String {
+    [a, b]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The desktop browser's side of a pending sign-in.
+struct Desk {
+    pending: String,
+    page: String,
+    /// The desktop's cookies: what it came with, plus the key that collects the answer.
+    cookie: String,
 }
 
 impl Fixture {
@@ -53,32 +79,82 @@ impl Fixture {
         request.send().await.unwrap()
     }
 
-    /// Opens the sign-in page and returns its pending id.
-    async fn open_sign_in(&self, params: &[(&str, &str)], cookie: &str) -> (String, String) {
+    /// Opens the desktop sign-in page with the browser's `cookie`.
+    async fn open_sign_in(&self, params: &[(&str, &str)], cookie: &str) -> Desk {
         let response = self.get(&self.authorize_url(params), cookie).await;
         assert_eq!(response.status(), 200);
+        let key = cookies(response.headers());
+        let raw = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let page = response.text().await.unwrap();
-        (pending_id(&page), page)
+        let pending = pending_id(&page);
+        assert!(key.starts_with(&format!("aqdev_wait_{pending}=")), "{key}");
+        assert!(
+            raw.contains("HttpOnly") && raw.contains("Path=/authorize"),
+            "{raw}"
+        );
+        Desk {
+            pending,
+            page,
+            cookie: join(cookie, &key),
+        }
+    }
+
+    /// The simulated phone's page for a pending sign-in.
+    async fn phone(&self, pending: &str) -> Response {
+        let url = format!("{}/authorize/phone/{pending}", self.provider.base_url());
+        self.get(&url, "").await
+    }
+
+    /// The phone answers (from its own browser: no cookies); the answer page says so.
+    async fn answer(&self, form: &[(&str, &str)]) -> String {
+        let response = self.post_form("/authorize/approve", form, "").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("location").is_none());
+        assert!(
+            response.headers().get("set-cookie").is_none(),
+            "the phone gets no cookie"
+        );
+        response.text().await.unwrap()
+    }
+
+    async fn wait(&self, pending: &str) -> (u16, String) {
+        let url = format!("{}/authorize/wait/{pending}", self.provider.base_url());
+        let response = self.get(&url, "").await;
+        let status = response.status().as_u16();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: serde_json::Value =
+            serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        (status, body["status"].as_str().unwrap().to_owned())
+    }
+
+    /// The desktop browser collects the answer.
+    async fn continue_on(&self, desk: &Desk, cookie: &str) -> Response {
+        let url = format!(
+            "{}/authorize/continue/{}",
+            self.provider.base_url(),
+            desk.pending
+        );
+        self.get(&url, cookie).await
     }
 }
 
 #[tokio::test]
-async fn sign_in_page_shows_qr_and_form_and_escapes_input() {
+async fn sign_in_page_shows_qr_and_waits_and_escapes_input() {
     let f = Fixture::with(ClientRegistration {
         client_id: Some("<b>evil</b>&\"co\"".into()),
         ..Default::default()
     });
     let hostile_state = "\"><script>alert(1)</script>";
-    let (pending, page) = f
-        .open_sign_in(
-            &[
-                ("state", hostile_state),
-                ("scope", "openid aq:name email~rs phone aq:push"),
-                ("login_hint", "<img src=x>@example.com"),
-            ],
-            "",
-        )
-        .await;
+    let params = [
+        ("state", hostile_state),
+        ("scope", "openid aq:name email~rs phone aq:push"),
+        ("login_hint", "<img src=x>@example.com"),
+    ];
+    let desk = f.open_sign_in(&params, "").await;
+    let (page, pending) = (&desk.page, &desk.pending);
     assert!(page.contains("<h1>Sign in with Authentiq</h1>"));
     assert!(page.contains("<svg"), "inline QR code");
     assert!(!page.contains("<?xml"));
@@ -86,70 +162,45 @@ async fn sign_in_page_shows_qr_and_form_and_escapes_input() {
     assert!(!page.contains("<b>evil"));
     assert!(!page.contains("<script>alert"));
     assert!(!page.contains("<img src=x>"));
-    assert!(page.contains("action=\"/authorize/approve\""));
-    assert!(page.contains("value=\"approve\"") && page.contains("value=\"deny\""));
-    assert!(page.contains("name=\"email_verified\"") && page.contains("name=\"phone_type\""));
     assert!(page.contains("signed/verified") && page.contains("required"));
-    assert!(page.contains("<input type=\"checkbox\" checked disabled> Email address"));
-    assert!(page.contains("name=\"grant\" value=\"phone\""));
-    assert!(!page.contains("name=\"grant\" value=\"email\""));
+    assert!(
+        !page.contains("action=\"/authorize/approve\""),
+        "the desktop does not approve: the phone does"
+    );
+    assert!(page.contains("Waiting for your phone") && page.contains("/authorize/wait/"));
     assert!(page.contains(&format!(
         "{}/authorize/phone/{pending}",
         f.provider.base_url()
     )));
     assert!(!page.contains("<link") && !page.contains("<script src") && !page.contains("<img"));
 
-    let phone = f
-        .get(
-            &format!("{}/authorize/phone/{pending}", f.provider.base_url()),
-            "",
-        )
-        .await;
+    let phone = f.phone(pending).await;
     assert_eq!(phone.status(), 200);
-    assert!(phone.text().await.unwrap().contains("value=\"approve\""));
-    let missing = f
-        .get(
-            &format!("{}/authorize/phone/nope", f.provider.base_url()),
-            "",
-        )
-        .await;
-    assert_eq!(missing.status(), 404);
+    let phone = phone.text().await.unwrap();
+    assert!(phone.contains("action=\"/authorize/approve\""));
+    assert!(phone.contains("value=\"approve\"") && phone.contains("value=\"deny\""));
+    assert!(phone.contains("name=\"email_verified\"") && phone.contains("name=\"phone_type\""));
+    assert!(phone.contains("<input type=\"checkbox\" checked disabled> Email address"));
+    assert!(phone.contains("name=\"grant\" value=\"phone\""));
+    assert!(!phone.contains("name=\"grant\" value=\"email\""));
+    assert!(!phone.contains("<img src=x>") && phone.contains("&lt;img src=x&gt;@example.com"));
+    assert_eq!(f.phone("nope").await.status(), 404);
 }
 
 #[tokio::test]
-async fn untrusted_redirect_uri_gets_an_error_page_not_a_redirect() {
-    let f = Fixture::new();
-    for params in [
-        vec![("redirect_uri", "http://127.0.0.1:9/evil")],
-        vec![("client_id", "unknown")],
-        vec![("redirect_uri", "")],
-    ] {
-        let response = f.get(&f.authorize_url(&params), "").await;
-        assert_eq!(response.status(), 400, "{params:?}");
-        assert!(response.headers().get("location").is_none());
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
-    }
-    // Other errors go back to the RP.
-    let response = f.get(&f.authorize_url(&[("scope", "email")]), "").await;
-    let q = query(&location(&response));
-    assert_eq!(
-        (q["error"].as_str(), q["state"].as_str()),
-        ("invalid_scope", "st")
-    );
-}
-
-#[tokio::test]
-async fn posting_the_approval_form_redirects_with_code_and_state() {
+async fn the_phone_answers_and_the_desktop_continues() {
     let f = Fixture::new();
     let scope = [("scope", "openid aq:name email~r phone")];
-    let (pending, _) = f.open_sign_in(&scope, "").await;
+    let desk = f.open_sign_in(&scope, "").await;
+    assert_eq!(f.wait(&desk.pending).await, (200, "waiting".into()));
+    let early = f.continue_on(&desk, &desk.cookie).await;
+    assert_eq!(
+        early.status(),
+        409,
+        "nothing to collect before the phone answers"
+    );
     let form = [
-        ("pending", pending.as_str()),
+        ("pending", desk.pending.as_str()),
         ("name", "Bob Builder"),
         ("email", "bob@example.com"),
         ("email_verified", "on"),
@@ -158,14 +209,35 @@ async fn posting_the_approval_form_redirects_with_code_and_state() {
         ("grant", "aq:name"),
         ("decision", "approve"),
     ];
-    let response = f.post_form("/authorize/approve", &form, "").await;
+    assert!(f.answer(&form).await.contains("Approved"));
+    assert_eq!(f.wait(&desk.pending).await, (200, "answered".into()));
+    // Answered once: the phone cannot answer again, and its page is gone.
+    let again = f.post_form("/authorize/approve", &form, "").await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(f.phone(&desk.pending).await.status(), 404);
+    // Only the browser that asked continues the sign-in.
+    let elsewhere = f.continue_on(&desk, "").await;
+    assert_eq!(elsewhere.status(), 403);
+    let wrong = format!("aqdev_wait_{}=guess", desk.pending);
+    assert_eq!(f.continue_on(&desk, &wrong).await.status(), 403);
+
+    let response = f.continue_on(&desk, &desk.cookie).await;
     let redirect = location(&response);
     assert!(redirect.starts_with(&format!("{REDIRECT}?code=")));
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let set_cookies = cookies(response.headers());
     assert!(set_cookies.contains("aqdev_sid="));
+    let key_gone = set_cookie(&response, &format!("aqdev_wait_{}", desk.pending)).unwrap();
+    assert!(key_gone.contains("Max-Age=0"), "{key_gone}");
     let q = query(&redirect);
     assert_eq!(q["state"], "st");
     assert!(q.contains_key("session_state"));
+    assert_eq!(
+        f.continue_on(&desk, &desk.cookie).await.status(),
+        404,
+        "collected once"
+    );
+    assert_eq!(f.wait(&desk.pending).await, (404, "gone".into()));
 
     let body = f.exchange(&q["code"]).await;
     let claims = verify_hs256(
@@ -179,11 +251,7 @@ async fn posting_the_approval_form_redirects_with_code_and_state() {
     assert_eq!(claims["email_verified"], true);
     assert!(claims.get("phone_number").is_none());
 
-    // Pending sign-ins are one-time.
-    let again = f.post_form("/authorize/approve", &form, "").await;
-    assert_eq!(again.status(), 400);
-
-    // The browser now has a provider session: prompt=none answers at once, same sid.
+    // The desktop browser now has a provider session: prompt=none answers at once, same sid.
     let silent = f
         .get(&f.authorize_url(&[("prompt", "none")]), &set_cookies)
         .await;
@@ -200,71 +268,104 @@ async fn posting_the_approval_form_redirects_with_code_and_state() {
 }
 
 #[tokio::test]
-async fn deny_and_form_post() {
+async fn deny_form_post_and_web_message() {
     let f = Fixture::new();
-    let (pending, _) = f.open_sign_in(&[], "").await;
-    let response = f
-        .post_form(
-            "/authorize/approve",
-            &[("pending", &pending), ("decision", "deny")],
-            "",
-        )
+    let desk = f.open_sign_in(&[], "").await;
+    let denied = f
+        .answer(&[("pending", &desk.pending), ("decision", "deny")])
         .await;
-    let q = query(&location(&response));
+    assert!(denied.contains("Denied"));
+    let q = query(&location(&f.continue_on(&desk, &desk.cookie).await));
     assert_eq!(
         (q["error"].as_str(), q["state"].as_str()),
         ("access_denied", "st")
     );
 
-    let (pending, _) = f.open_sign_in(&[("response_mode", "form_post")], "").await;
-    let form = [
-        ("pending", pending.as_str()),
-        ("decision", "approve"),
-        ("email", "a@b.c"),
-    ];
-    let response = f.post_form("/authorize/approve", &form, "").await;
+    let approve = |pending: &str| {
+        [
+            ("pending", pending.to_owned()),
+            ("decision", "approve".to_owned()),
+            ("email", "a@b.c".to_owned()),
+        ]
+    };
+    let desk = f.open_sign_in(&[("response_mode", "form_post")], "").await;
+    let form = approve(&desk.pending);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    f.answer(&form).await;
+    let response = f.continue_on(&desk, &desk.cookie).await;
     assert_eq!(response.status(), 200);
     let page = response.text().await.unwrap();
     assert!(page.contains(&format!("action=\"{REDIRECT}\"")));
     assert!(page.contains("name=\"code\""));
     assert!(page.contains("name=\"state\" value=\"st\""));
     assert!(page.contains("submit()"));
+
+    // web_message: the response goes to the opener, at the redirect URI's origin only, and
+    // no value can close the script element.
+    let hostile = "</script><script>alert(1)</script>";
+    let params = [("response_mode", "web_message"), ("state", hostile)];
+    let desk = f.open_sign_in(&params, "").await;
+    let form = approve(&desk.pending);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    f.answer(&form).await;
+    let response = f.continue_on(&desk, &desk.cookie).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("window.opener.postMessage(message,\"http://127.0.0.1:9\")"));
+    assert!(page.contains("type:'authorization_response'") && page.contains("\"code\":\""));
+    assert!(page.contains("\\u003c/script>\\u003cscript>alert(1)\\u003c/script>"));
+    assert!(!page.contains("alert(1)</script>"));
+    let discovery = f
+        .get(
+            &format!("{}/.well-known/openid-configuration", f.provider.base_url()),
+            "",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let discovery: serde_json::Value = serde_json::from_str(&discovery).unwrap();
+    let modes = discovery["response_modes_supported"].as_array().unwrap();
+    assert!(modes.iter().any(|m| m == "web_message"));
 }
 
 #[tokio::test]
 async fn one_click_sign_in_after_aq_push() {
     let f = Fixture::new();
     let scope = [("scope", "openid email aq:push")];
-    let (pending, _) = f.open_sign_in(&scope, "").await;
+    let desk = f.open_sign_in(&scope, "").await;
     let form = [
-        ("pending", pending.as_str()),
+        ("pending", desk.pending.as_str()),
         ("email", "carol@example.com"),
         ("grant", "email"),
         ("grant", "aq:push"),
         ("decision", "approve"),
     ];
-    let response = f.post_form("/authorize/approve", &form, "").await;
-    let device_cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("aqdev_device="))
-        .unwrap()
-        .to_owned();
+    f.answer(&form).await;
+    let response = f.continue_on(&desk, &desk.cookie).await;
+    let device_cookie = set_cookie(&response, "aqdev_device").unwrap();
     assert!(device_cookie.contains("HttpOnly") && device_cookie.contains("Max-Age="));
     let browser = device_cookie.split(';').next().unwrap().to_owned();
 
-    let (pending, page) = f.open_sign_in(&scope, &browser).await;
-    assert!(page.contains("We sent a push notification to your phone"));
-    assert!(page.contains("carol@example.com"));
-    assert!(!page.contains("<svg"));
+    // The remembered browser: "Check your phone", and the phone shows the push.
+    let desk = f.open_sign_in(&scope, &browser).await;
+    assert!(desk.page.contains("<h1>Check your phone</h1>"));
+    assert!(desk.page.contains("carol@example.com"));
+    assert!(!desk.page.contains("<svg") && desk.page.contains("/authorize/wait/"));
+    let push = f.phone(&desk.pending).await.text().await.unwrap();
+    assert!(push.contains("Sign in to") && push.contains("carol@example.com"));
+    assert!(push.contains("name=\"push\" value=\"1\""));
+    assert!(
+        !push.contains("name=\"email\""),
+        "a push asks nothing but yes or no"
+    );
     let tap = [
-        ("pending", pending.as_str()),
+        ("pending", desk.pending.as_str()),
         ("push", "1"),
         ("decision", "approve"),
     ];
-    let response = f.post_form("/authorize/approve", &tap, &browser).await;
+    f.answer(&tap).await;
+    let response = f.continue_on(&desk, &desk.cookie).await;
     let code = query(&location(&response))["code"].clone();
     let claims = verify_hs256(
         f.exchange(&code).await["id_token"].as_str().unwrap(),
@@ -272,12 +373,104 @@ async fn one_click_sign_in_after_aq_push() {
     );
     assert_eq!(claims["email"], "carol@example.com");
 
-    let (_, page) = f
+    // A push for a sign-in started without the device cookie is no push at all.
+    let desk = f.open_sign_in(&scope, "").await;
+    let forged = [
+        ("pending", desk.pending.as_str()),
+        ("push", "1"),
+        ("decision", "approve"),
+    ];
+    f.answer(&forged).await;
+    let q = query(&location(&f.continue_on(&desk, &desk.cookie).await));
+    assert_eq!(
+        q["error"], "access_denied",
+        "no remembered person to approve as"
+    );
+
+    let desk = f
         .open_sign_in(&[scope[0], ("prompt", "consent")], &browser)
         .await;
-    assert!(page.contains("<svg") && !page.contains("push notification"));
-    let (_, page) = f.open_sign_in(&scope, "").await;
-    assert!(!page.contains("push notification"), "unknown browser");
+    assert!(desk.page.contains("<svg") && !desk.page.contains("push notification"));
+    let desk = f.open_sign_in(&scope, "").await;
+    assert!(!desk.page.contains("push notification"), "unknown browser");
+}
+
+#[tokio::test]
+async fn signed_scopes_release_only_verified_values() {
+    let f = Fixture::new();
+    let unverified = authentiq_dev::Approval {
+        email_verified: false,
+        phone_number_verified: false,
+        ..Default::default()
+    };
+    let url = f.authorize_url(&[("scope", "openid email~s phone~s aq:name")]);
+    let claims_for = |approval: &authentiq_dev::Approval| {
+        let redirect = f.provider.approve(&url, approval).unwrap();
+        query(&redirect)["code"].clone()
+    };
+    let code = claims_for(&unverified);
+    let claims = verify_hs256(
+        f.exchange(&code).await["id_token"].as_str().unwrap(),
+        f.client.client_secret.as_bytes(),
+    );
+    assert_eq!(claims["scope"], "openid aq:name");
+    assert!(claims.get("email").is_none() && claims.get("phone_number").is_none());
+    assert_eq!(claims["name"], "Alice Example");
+
+    // Without `~s` the same values are shared, marked unverified.
+    let plain = f.authorize_url(&[("scope", "openid email phone")]);
+    let redirect = f.provider.approve(&plain, &unverified).unwrap();
+    let claims = verify_hs256(
+        f.exchange(&query(&redirect)["code"]).await["id_token"]
+            .as_str()
+            .unwrap(),
+        f.client.client_secret.as_bytes(),
+    );
+    assert_eq!(claims["email_verified"], false);
+    assert_eq!(claims["phone_number_verified"], false);
+
+    // Verified, `~s` releases them; and a provider told to misbehave releases them anyway.
+    let code = claims_for(&authentiq_dev::Approval::default());
+    let claims = verify_hs256(
+        f.exchange(&code).await["id_token"].as_str().unwrap(),
+        f.client.client_secret.as_bytes(),
+    );
+    assert_eq!(claims["email_verified"], true);
+    let code = claims_for(&authentiq_dev::Approval {
+        release_unverified: true,
+        ..unverified
+    });
+    let claims = verify_hs256(
+        f.exchange(&code).await["id_token"].as_str().unwrap(),
+        f.client.client_secret.as_bytes(),
+    );
+    assert_eq!(claims["email_verified"], false);
+}
+
+#[tokio::test]
+async fn serves_the_authentiq_js_script() {
+    let f = Fixture::new();
+    let response = f
+        .get(&format!("{}/authentiq.js", f.provider.base_url()), "")
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let script = response.text().await.unwrap();
+    for needle in [
+        "response_mode', 'web_message'",
+        "'authorization_response'",
+        "event.origin !== provider",
+        "response.state !== expected.state",
+        "emit('authorized', response)",
+        "emit('profile', body)",
+        "emit('concluded', {})",
+        "emit('error', body)",
+    ] {
+        assert!(script.contains(needle), "{needle}");
+    }
 }
 
 #[tokio::test]

@@ -55,29 +55,40 @@ fn sign_in(base: &str, jar: &str) -> Result<String, String> {
         &format!("{base}/auth/login?return_to=/me"),
     ])?;
     let authorize = header(&login, "location").ok_or("login sent no Location")?;
+    // The desktop page (whose key cookie the jar keeps), then the simulated phone's answer,
+    // then the desktop collects it.
     let page = curl(&[&authorize])?;
-    let pending = attr(&page, "name=\"pending\" value=\"").ok_or("no approval form")?;
+    let phone = attr(&page, "class=\"phone-link\" href=\"").ok_or("no link to the phone")?;
+    let pending = phone.rsplit('/').next().unwrap_or_default().to_owned();
     let provider = authorize
         .split("/authorize")
         .next()
         .unwrap_or_default()
         .to_owned();
-    let approved = curl(&[
+    let answered = curl(&[
         "-o",
         "/dev/null",
-        "-D",
-        "-",
+        "-w",
+        "%{http_code}",
         "-X",
         "POST",
-        "-H",
-        &format!("Origin: {provider}"),
         "--data",
         &format!(
             "pending={pending}&name=Load+Tester&email=load%40example.com&email_verified=on&grant=aq:name&grant=aq:push&decision=approve"
         ),
         &format!("{provider}/authorize/approve"),
     ])?;
-    let callback = header(&approved, "location").ok_or("approval sent no Location")?;
+    if answered.trim() != "200" {
+        return Err(format!("the phone's approval answered {answered}"));
+    }
+    let continued = curl(&[
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        &format!("{provider}/authorize/continue/{pending}"),
+    ])?;
+    let callback = header(&continued, "location").ok_or("the provider sent no Location")?;
     let done = curl(&["-o", "/dev/null", "-D", "-", &callback])?;
     done.lines()
         .filter_map(|l| {

@@ -85,6 +85,9 @@ pub struct RoutePaths {
     pub backchannel_logout: String,
     /// The public halves of the client keys (the client's `jwks_uri`). Default `/auth/jwks`.
     pub jwks: String,
+    /// Hands a page (AuthentiqJS) the parameters of a new sign-in as JSON. Default
+    /// `/auth/start`.
+    pub start: String,
 }
 
 impl Default for RoutePaths {
@@ -96,6 +99,7 @@ impl Default for RoutePaths {
             forget: "/auth/forget".into(),
             backchannel_logout: "/auth/backchannel-logout".into(),
             jwks: "/auth/jwks".into(),
+            start: "/auth/start".into(),
         }
     }
 }

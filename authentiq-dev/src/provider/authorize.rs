@@ -50,6 +50,10 @@ pub(crate) enum ResponseMode {
     Query,
     Fragment,
     FormPost,
+    /// The parameters go to the window that opened the sign-in (`window.opener`) as a
+    /// `postMessage` to the redirect URI's origin: how AuthentiqJS receives a response in a
+    /// popup.
+    WebMessage,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +90,37 @@ impl AuthRequest {
     }
 }
 
+/// Where a pending sign-in stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PendingStatus {
+    /// The phone has not answered.
+    Waiting,
+    /// The phone answered; the desktop browser may collect the outcome.
+    Answered,
+    /// Unknown, expired or collected.
+    Gone,
+}
+
+/// How the phone approves.
+pub(crate) enum Answer {
+    /// Tapping the push notification: as the person the browser is remembered for.
+    Push,
+    /// With the identity the simulated app filled in.
+    As(Box<Approval>),
+}
+
+/// What collecting a pending sign-in's answer gives the desktop browser.
+pub(crate) enum Collect {
+    /// The response to deliver to the RP, and the provider's cookies.
+    Done(Box<Completion>),
+    /// The phone has not answered yet.
+    Waiting,
+    /// The sign-in was started in another browser.
+    OtherBrowser,
+    /// Unknown, expired or already collected.
+    Gone,
+}
+
 /// The browser's next stop: the RP's redirect URI with response parameters.
 #[derive(Clone, Debug)]
 pub(crate) struct Redirect {
@@ -98,6 +133,11 @@ impl Redirect {
     /// The redirect URI the parameters are delivered to (without them).
     pub(crate) fn target(&self) -> &str {
         self.target.as_str()
+    }
+
+    /// The redirect URI's origin: where a `web_message` response may be read.
+    pub(crate) fn origin(&self) -> String {
+        self.target.origin().ascii_serialization()
     }
 
     /// The full URL: parameters in the fragment for `fragment`, in the query otherwise
@@ -174,6 +214,15 @@ fn opt_text(value: &Option<String>) -> Option<Value> {
 }
 
 /// The identity claims a set of granted scopes releases.
+/// Whether the value a scope releases is verified: only email and phone can be unverified.
+fn verified(a: &Approval, scope: &str) -> bool {
+    match scope {
+        "email" => a.email_verified,
+        "phone" => a.phone_number_verified,
+        _ => true,
+    }
+}
+
 fn identity_claims(a: &Approval, granted: &[String]) -> Map<String, Value> {
     let mut claims = Map::new();
     let mut put = |name: &str, value: Option<Value>| {
@@ -260,6 +309,7 @@ impl Shared {
             Some("query") => ResponseMode::Query,
             Some("fragment") => ResponseMode::Fragment,
             Some("form_post") => ResponseMode::FormPost,
+            Some("web_message") => ResponseMode::WebMessage,
             Some(_) => return fail(default_mode, INVALID, "unsupported response_mode"),
         };
         if let Some(key) = p.first_repeated() {
@@ -330,28 +380,110 @@ impl Shared {
         })
     }
 
-    /// Stores a validated request awaiting the user's decision; returns its id.
-    pub(crate) fn create_pending(&self, req: AuthRequest) -> String {
+    /// Stores a validated request awaiting the phone's answer; returns its id and the
+    /// desktop key that collecting the answer takes. `desktop_sid` is the asking browser's
+    /// provider session; `push` the person a remembered browser belongs to.
+    pub(crate) fn create_pending(
+        &self,
+        req: AuthRequest,
+        desktop_sid: Option<&str>,
+        push: Option<Approval>,
+    ) -> (String, String) {
         let id = random_token(18);
+        let desktop_key = random_token(24);
         let now = Instant::now();
         let mut state = self.lock();
         state.pending.retain(|_, p| p.expires > now);
-        let expires = now + PENDING_LIFETIME;
-        state.pending.insert(id.clone(), Pending { req, expires });
-        id
+        let pending = Pending {
+            req,
+            expires: now + PENDING_LIFETIME,
+            desktop_sid: desktop_sid.map(str::to_owned),
+            desktop_key: desktop_key.clone(),
+            push,
+            answered: false,
+            outcome: None,
+        };
+        state.pending.insert(id.clone(), pending);
+        (id, desktop_key)
     }
 
-    /// A pending request, left in place (for rendering the phone page).
-    pub(crate) fn peek_pending(&self, id: &str) -> Option<AuthRequest> {
+    /// A pending request the phone has not answered yet, and the person a push is for.
+    pub(crate) fn peek_pending(&self, id: &str) -> Option<(AuthRequest, Option<Approval>)> {
         let state = self.lock();
         let pending = state.pending.get(id)?;
-        (pending.expires > Instant::now()).then(|| pending.req.clone())
+        (pending.expires > Instant::now() && !pending.answered)
+            .then(|| (pending.req.clone(), pending.push.clone()))
     }
 
-    /// Removes a pending request: each can be decided once.
-    pub(crate) fn take_pending(&self, id: &str) -> Option<AuthRequest> {
-        let pending = self.lock().pending.remove(id)?;
-        (pending.expires > Instant::now()).then_some(pending.req)
+    /// Where a pending sign-in stands, for the waiting desktop page.
+    pub(crate) fn pending_status(&self, id: &str) -> PendingStatus {
+        let state = self.lock();
+        match state.pending.get(id) {
+            Some(p) if p.expires <= Instant::now() => PendingStatus::Gone,
+            Some(p) if p.outcome.is_some() => PendingStatus::Answered,
+            Some(_) => PendingStatus::Waiting,
+            None => PendingStatus::Gone,
+        }
+    }
+
+    /// The phone's answer to a pending sign-in: approve as `approval` (or, with `None` and a
+    /// push, as the remembered person), or deny. Each sign-in is answered once; `false` when
+    /// it is unknown, expired or already answered.
+    pub(crate) fn answer_pending(&self, id: &str, approve: Option<Answer>) -> bool {
+        let (req, sid, push) = {
+            let mut state = self.lock();
+            let Some(pending) = state.pending.get_mut(id) else {
+                return false;
+            };
+            if pending.answered || pending.expires <= Instant::now() {
+                return false;
+            }
+            pending.answered = true;
+            (
+                pending.req.clone(),
+                pending.desktop_sid.clone(),
+                pending.push.clone(),
+            )
+        };
+        let approval = match approve {
+            Some(Answer::Push) => push,
+            Some(Answer::As(approval)) => Some(*approval),
+            None => None,
+        };
+        let decision = match &approval {
+            Some(approval) => Decision::Approve {
+                approval,
+                fresh: true,
+            },
+            None => Decision::Deny,
+        };
+        let completion = self.complete(&req, decision, sid.as_deref());
+        if let Some(pending) = self.lock().pending.get_mut(id) {
+            pending.outcome = Some(completion);
+        }
+        true
+    }
+
+    /// The answer, for the desktop browser holding `desktop_key`; the pending sign-in ends.
+    pub(crate) fn collect_pending(&self, id: &str, desktop_key: Option<&str>) -> Collect {
+        let mut state = self.lock();
+        let Some(pending) = state.pending.get(id) else {
+            return Collect::Gone;
+        };
+        if pending.expires <= Instant::now() {
+            state.pending.remove(id);
+            return Collect::Gone;
+        }
+        if desktop_key != Some(pending.desktop_key.as_str()) {
+            return Collect::OtherBrowser;
+        }
+        if pending.outcome.is_none() {
+            return Collect::Waiting;
+        }
+        match state.pending.remove(id).and_then(|p| p.outcome) {
+            Some(completion) => Collect::Done(Box::new(completion)),
+            None => Collect::Gone,
+        }
     }
 
     /// Applies the user's decision and builds the response to the RP.
@@ -389,6 +521,9 @@ impl Shared {
                     || (s.required && !approval.ignore_required)
                     || approval.grant.allows(&s.name)
             })
+            // A signed scope (`~s`) releases only a verified value: Authentiq signs what it
+            // has verified, and an unverified email or phone is not shared under it.
+            .filter(|s| !s.signed || approval.release_unverified || verified(&approval, &s.name))
             .map(|s| s.name.clone())
             .collect();
         let claims = identity_claims(&approval, &granted);

@@ -17,14 +17,15 @@ mod token;
 
 use authorize::Pkce;
 pub(crate) use authorize::{
-    AuthRequest, AuthorizeError, Completion, Decision, Redirect, ResponseMode, Scope,
+    Answer, AuthRequest, AuthorizeError, Collect, Completion, Decision, PendingStatus, Redirect,
+    ResponseMode, Scope,
 };
 
 use crate::keys::{self, Alg, SigningKey, b64url, random_token};
 use crate::{Approval, ClientRegistration, DevError, RegisteredClient};
 
 /// How long a pending sign-in (a rendered QR page) stays valid.
-const PENDING_LIFETIME: Duration = Duration::from_secs(600);
+pub(crate) const PENDING_LIFETIME: Duration = Duration::from_secs(600);
 /// Access token lifetime, `expires_in` of the token response.
 const ACCESS_TOKEN_LIFETIME: u64 = 3600;
 /// Lifetime of Back-Channel Logout tokens.
@@ -125,9 +126,21 @@ struct Session {
     clients: HashSet<String>,
 }
 
+/// A sign-in waiting for the phone, then for the desktop browser to collect the answer.
 struct Pending {
     req: AuthRequest,
     expires: Instant,
+    /// The provider session of the desktop browser that asked, reused on approval.
+    desktop_sid: Option<String>,
+    /// The secret (a cookie of the desktop browser) that collecting the answer needs, so that
+    /// the sign-in continues in the browser that started it and nowhere else.
+    desktop_key: String,
+    /// One-click: the person this browser is remembered for, whose phone gets the push.
+    push: Option<Approval>,
+    /// Set once the phone has answered.
+    answered: bool,
+    /// The phone's answer, once given, until the desktop browser collects it.
+    outcome: Option<Completion>,
 }
 
 struct State {
@@ -281,7 +294,7 @@ impl Shared {
             "scopes_supported": ["openid", "email", "phone", "address", "profile", "aq:name",
                 "aq:location", "aq:locale", "aq:zoneinfo", "aq:username", "aq:push"],
             "response_types_supported": ["code", "id_token", "code id_token"],
-            "response_modes_supported": ["query", "fragment", "form_post"],
+            "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
             "grant_types_supported": ["authorization_code", "implicit"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": Alg::ALL.map(|a| a.as_str()),

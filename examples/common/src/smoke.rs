@@ -112,6 +112,27 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 }
 
 /// The optional scopes the approval form offers checked, as a browser would submit them.
+/// The link from the provider's desktop page to the simulated phone.
+fn phone_link(html: &str) -> Option<String> {
+    let start = html.find("class=\"phone-link\" href=\"")? + 25;
+    html[start..].split('"').next().map(str::to_owned)
+}
+
+/// The desktop browser collects the phone's answer, as the waiting page does once the phone
+/// has answered; returns where the provider sends it (the app's callback).
+async fn desktop_continues(b: &mut Browser, authorize: &str, pending: &str) -> String {
+    let html = "text/html";
+    let wait = absolute(authorize, &format!("/authorize/wait/{pending}"));
+    let (status, _, body) = b
+        .send(reqwest::Method::GET, &wait, None, "application/json")
+        .await;
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"answered\"}"));
+    let url = absolute(authorize, &format!("/authorize/continue/{pending}"));
+    let (status, location, body) = b.send(reqwest::Method::GET, &url, None, html).await;
+    assert_eq!(status, 303, "the provider sends the desktop on: {body}");
+    location.expect("a Location to the app")
+}
+
 fn checked_grants(html: &str) -> Vec<String> {
     let marker = "name=\"grant\" value=\"";
     html.match_indices(marker)
@@ -162,7 +183,18 @@ pub async fn sign_in_me_sign_out(app: &str) {
     let (status, _, page) = b.send(reqwest::Method::GET, &authorize, None, html).await;
     assert_eq!(status, 200, "provider sign-in page");
     assert!(page.contains("<svg"), "the sign-in page shows a QR code");
-    let pending = hidden(&page, "pending").expect("the approval form");
+    assert!(
+        page.contains("Waiting for your phone"),
+        "the desktop page waits for the phone"
+    );
+    let phone_url = phone_link(&page).expect("the desktop page links the simulated phone");
+    // The simulated phone: a second device with no cookies of its own.
+    let mut phone = Browser::new();
+    let (status, _, phone_page) = phone
+        .send(reqwest::Method::GET, &phone_url, None, html)
+        .await;
+    assert_eq!(status, 200, "the phone page");
+    let pending = hidden(&phone_page, "pending").expect("the approval form");
     let approve_url = absolute(&authorize, "/authorize/approve");
     let form: Vec<(String, String)> = [
         ("pending", pending.as_str()),
@@ -177,16 +209,16 @@ pub async fn sign_in_me_sign_out(app: &str) {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .chain(
-        checked_grants(&page)
+        checked_grants(&phone_page)
             .into_iter()
             .map(|g| ("grant".to_owned(), g)),
     )
     .collect();
-    let (status, location, _) = b
+    let (status, _, answered) = phone
         .send(reqwest::Method::POST, &approve_url, Some(&form), html)
         .await;
-    assert_eq!(status, 303, "approval redirects to the app");
-    let callback = location.expect("callback Location");
+    assert_eq!(status, 200, "the phone approves: {answered}");
+    let callback = desktop_continues(&mut b, &authorize, &pending).await;
     assert!(
         callback.starts_with(&format!("{app}/auth/callback?")),
         "back to the app: {callback}"
@@ -305,6 +337,53 @@ pub async fn sign_in_me_sign_out(app: &str) {
         authorize.contains("login_hint=") && authorize.contains("aq%3Apush"),
         "a one-click sign-in: {authorize}"
     );
+    // The provider remembers the browser too: its phone gets a push, one tap signs in.
+    let (status, _, page) = b.send(reqwest::Method::GET, &authorize, None, html).await;
+    assert_eq!(status, 200, "the provider's one-click page");
+    assert!(
+        page.contains("Check your phone"),
+        "a push, not a QR code: {page}"
+    );
+    let phone_url = phone_link(&page).expect("the push is on the simulated phone");
+    let (_, _, push) = phone
+        .send(reqwest::Method::GET, &phone_url, None, html)
+        .await;
+    assert!(push.contains("Sign in to"), "the push notification: {push}");
+    let pending = hidden(&push, "pending").expect("the notification's form");
+    let tap: Vec<(String, String)> = [
+        ("pending", pending.as_str()),
+        ("push", "1"),
+        ("decision", "approve"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let (status, _, _) = phone
+        .send(reqwest::Method::POST, &approve_url, Some(&tap), html)
+        .await;
+    assert_eq!(status, 200, "one tap");
+    let callback = desktop_continues(&mut b, &authorize, &pending).await;
+    let (status, location, body) = b.send(reqwest::Method::GET, &callback, None, html).await;
+    assert_eq!(status, 303, "the one-click callback completes: {body}");
+    assert_eq!(location.as_deref(), Some(format!("{app}/").as_str()));
+    let (_, _, page) = b
+        .send(reqwest::Method::GET, &format!("{app}/"), None, html)
+        .await;
+    assert!(
+        page.contains("Signed in as <strong>Smoke Tester</strong>"),
+        "signed in with one click: {page}"
+    );
+    let (status, location, _) = b
+        .send(
+            reqwest::Method::POST,
+            &format!("{app}/auth/logout"),
+            Some(&[]),
+            html,
+        )
+        .await;
+    assert_eq!(status, 303, "signs out again");
+    let end_session = location.unwrap_or_default();
+    b.send(reqwest::Method::GET, &end_session, None, html).await;
     let (status, location, _) = b
         .send(
             reqwest::Method::POST,
