@@ -189,8 +189,16 @@ fn authorize(shared: &Shared, params: &Params, headers: &HeaderMap) -> Response 
             return finish(&shared.complete(&req, decision, sid));
         }
     }
+    // One-click needs the app to name the person (`login_hint`, their `sub` or email) and a
+    // browser this provider remembers for that same person; anything else is a QR sign-in.
     let device = cookie(headers, DEVICE_COOKIE)
         .and_then(|handle| shared.device(handle))
+        .filter(|person| {
+            let person = person.resolved();
+            req.login_hint
+                .as_deref()
+                .is_some_and(|hint| Some(hint) == person.sub.as_deref() || hint == person.email)
+        })
         .filter(|_| req.wants("aq:push") && !req.prompt_consent);
     // The desktop page waits while the phone answers: the QR code for the app, or with a
     // remembered browser a push to the phone of the person it is remembered for.

@@ -347,8 +347,10 @@ async fn one_click_sign_in_after_aq_push() {
     assert!(device_cookie.contains("HttpOnly") && device_cookie.contains("Max-Age="));
     let browser = device_cookie.split(';').next().unwrap().to_owned();
 
-    // The remembered browser: "Check your phone", and the phone shows the push.
-    let desk = f.open_sign_in(&scope, &browser).await;
+    // The remembered browser, and the app names the same person: "Check your phone", and
+    // the phone shows the push.
+    let hinted = [scope[0], ("login_hint", "carol@example.com")];
+    let desk = f.open_sign_in(&hinted, &browser).await;
     assert!(desk.page.contains("<h1>Check your phone</h1>"));
     assert!(desk.page.contains("carol@example.com"));
     assert!(!desk.page.contains("<svg") && desk.page.contains("/authorize/wait/"));
@@ -373,8 +375,25 @@ async fn one_click_sign_in_after_aq_push() {
     );
     assert_eq!(claims["email"], "carol@example.com");
 
+    // Without a hint, or with someone else's, the remembered browser gets the QR code.
+    for params in [
+        &scope[..],
+        &[scope[0], ("login_hint", "dave@example.com")][..],
+    ] {
+        let desk = f.open_sign_in(params, &browser).await;
+        assert!(desk.page.contains("<svg") && !desk.page.contains("Check your phone"));
+    }
+    let sub = claims["sub"].as_str().unwrap();
+    let desk = f
+        .open_sign_in(&[scope[0], ("login_hint", sub)], &browser)
+        .await;
+    assert!(
+        desk.page.contains("Check your phone"),
+        "the hint may be the sub"
+    );
+
     // A push for a sign-in started without the device cookie is no push at all.
-    let desk = f.open_sign_in(&scope, "").await;
+    let desk = f.open_sign_in(&hinted, "").await;
     let forged = [
         ("pending", desk.pending.as_str()),
         ("push", "1"),
@@ -388,11 +407,11 @@ async fn one_click_sign_in_after_aq_push() {
     );
 
     let desk = f
-        .open_sign_in(&[scope[0], ("prompt", "consent")], &browser)
+        .open_sign_in(&[hinted[0], hinted[1], ("prompt", "consent")], &browser)
         .await;
-    assert!(desk.page.contains("<svg") && !desk.page.contains("push notification"));
-    let desk = f.open_sign_in(&scope, "").await;
-    assert!(!desk.page.contains("push notification"), "unknown browser");
+    assert!(desk.page.contains("<svg") && !desk.page.contains("Check your phone"));
+    let desk = f.open_sign_in(&hinted, "").await;
+    assert!(!desk.page.contains("Check your phone"), "unknown browser");
 }
 
 #[tokio::test]
