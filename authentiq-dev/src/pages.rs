@@ -224,7 +224,7 @@ pub(crate) fn notification(req: &AuthRequest, pending: &str, approval: &Approval
     let body = format!(
         "<form class=\"phone notification\" method=\"post\" action=\"/authorize/approve\">\
 <h2>Authentiq ID <span class=\"muted\">(simulated app)</span></h2>\
-<p>🔔 Sign in to <strong>{client}</strong> as {who}?</p>{scopes}\
+<p class=\"muted\">Push notification</p><p>Sign in to <strong>{client}</strong> as {who}?</p>{scopes}\
 <input type=\"hidden\" name=\"pending\" value=\"{pending}\">\
 <input type=\"hidden\" name=\"push\" value=\"1\">\
 <button class=\"approve\" name=\"decision\" value=\"approve\">Approve</button>\

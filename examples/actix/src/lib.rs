@@ -30,10 +30,23 @@ async fn api_me(user: Bearer) -> web::Json<serde_json::Value> {
 
 /// The app's routes and middleware, for `App::configure`.
 pub fn app(auth: Authentiq) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    let authentiqjs = common::authentiqjs_page("actix-web", &auth);
     move |cfg: &mut web::ServiceConfig| {
+        let authentiqjs = authentiqjs.clone();
         cfg.service(
             web::scope("")
                 .route("/", web::get().to(home))
+                .route(
+                    "/authentiqjs",
+                    web::get().to(move || {
+                        let page = authentiqjs.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type("text/html; charset=utf-8")
+                                .body(page)
+                        }
+                    }),
+                )
                 .route("/me", web::get().to(me))
                 .route("/api/me", web::get().to(api_me))
                 .configure(authentiq_actix::routes(&auth))

@@ -29,8 +29,13 @@ async fn api_me(user: Bearer) -> Json<serde_json::Value> {
 
 /// The app's router.
 pub fn app(auth: Authentiq) -> Router {
+    let authentiqjs = common::authentiqjs_page("axum", &auth);
     Router::new()
         .route("/", get(home))
+        .route(
+            "/authentiqjs",
+            get(move || async move { Html(authentiqjs) }),
+        )
         .route("/me", get(me))
         .route("/api/me", get(api_me))
         .merge(authentiq_axum::routes(&auth))

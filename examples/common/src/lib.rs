@@ -286,11 +286,50 @@ pub fn home_page(
             "<p>Welcome back.</p>\
              <p><a class=\"button\" href=\"/auth/login?remembered=1&amp;return_to=%2F\">Continue as <strong>{}</strong></a></p>\
              <p>One click: approve the push notification on your phone.</p>\
-             <form method=\"post\" action=\"/auth/forget\"><button class=\"link\">Not you?</button></form>",
+             <form method=\"post\" action=\"/auth/forget\"><button class=\"link\">Not you?</button></form>\
+             <p><a href=\"/authentiqjs\">The AuthentiqJS page</a></p>",
             html_escape(d.name.as_deref().unwrap_or("your last account"))
         ),
-        (None, None) => "<p>You are not signed in.</p><p><a class=\"button\" href=\"/auth/login?return_to=/\">Sign in with Authentiq</a></p>".to_owned(),
+        (None, None) => "<p>You are not signed in.</p><p><a class=\"button\" href=\"/auth/login?return_to=/\">Sign in with Authentiq</a></p>\
+             <p>Or sign in without leaving the page: <a href=\"/authentiqjs\">the AuthentiqJS page</a>.</p>".to_owned(),
     };
+    page(framework, &body)
+}
+
+/// The AuthentiqJS page (`GET /authentiqjs`): a sign-in button that signs in without leaving
+/// the page. The script comes from the development provider (`<issuer>/authentiq.js`); it
+/// fetches a sign-in from the app's start route, opens it in a popup, and forwards the
+/// response to the app's callback, which validates it and answers with the claims. With
+/// Authentiq Connect, Authentiq's own AuthentiqJS snippet takes the script's place.
+pub fn authentiqjs_page(framework: &str, auth: &Authentiq) -> String {
+    let cfg = auth.config();
+    let script = format!("{}/authentiq.js", cfg.issuer.trim_end_matches('/'));
+    let body = format!(
+        "<h2>Sign in without leaving this page</h2>\
+         <p>The button opens the sign-in in a popup. The provider's response comes back to this \
+         page, which forwards it to <code>{callback}</code>; the app validates it and answers \
+         with your claims.</p>\
+         <p><button class=\"authentiq-button\">Sign in with Authentiq</button></p>\
+         <p id=\"result\" role=\"status\">Not signed in from this page yet.</p>\
+         <p><a href=\"/\">Home</a></p>\
+         <script src=\"{script}\" data-start=\"{start}\" data-callback=\"{callback}\"></script>\
+         <script>(function(){{var result=document.getElementById('result');\
+         function say(text){{result.textContent=text;}}\
+         document.addEventListener('authentiq:profile',function(e){{\
+         say('Signed in as '+(e.detail.name||e.detail.sub)+'.');}});\
+         document.addEventListener('authentiq:error',function(e){{\
+         say('Sign-in failed: '+(e.detail.error_description||e.detail.error)+'.');}});\
+         document.addEventListener('authentiq:concluded',function(){{\
+         say('Signed out at the provider.');}});}})();</script>",
+        script = html_escape(&script),
+        start = html_escape(&cfg.routes.start),
+        callback = html_escape(&cfg.routes.callback),
+    );
+    page(framework, &body)
+}
+
+/// The examples' page frame around `body`.
+fn page(framework: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>authentiq-rs example</title>\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\

@@ -274,6 +274,34 @@ pub async fn sign_in_me_sign_out(app: &str) {
             .all(|k| k.get("d").is_none() && k["use"] == "enc")
     );
 
+    // The AuthentiqJS page loads the provider's script and starts sign-ins at /auth/start.
+    let (status, _, page) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/authentiqjs"),
+            None,
+            html,
+        )
+        .await;
+    assert_eq!(status, 200, "the AuthentiqJS page");
+    let issuer = absolute(&authorize, "/authentiq.js");
+    assert!(
+        page.contains("class=\"authentiq-button\"")
+            && page.contains(&format!("<script src=\"{issuer}\" data-start=\"/auth/start\" data-callback=\"/auth/callback\">")),
+        "{page}"
+    );
+    let (status, _, start) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/auth/start"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 200, "a sign-in for the page");
+    let start: serde_json::Value = serde_json::from_str(&start).expect("start JSON");
+    assert_eq!(start["state"].as_str().map(str::len), Some(43), "{start}");
+
     let (status, location, _) = b
         .send(
             reqwest::Method::POST,

@@ -24,6 +24,14 @@ fn home(user: MaybeAuthenticated, device: Remembered) -> RawHtml<String> {
     ))
 }
 
+/// The AuthentiqJS page, rendered once.
+struct AuthentiqJsPage(String);
+
+#[rocket::get("/authentiqjs")]
+fn authentiqjs(page: &rocket::State<AuthentiqJsPage>) -> RawHtml<String> {
+    RawHtml(page.0.clone())
+}
+
 #[rocket::get("/me")]
 fn me(user: Authenticated) -> (ContentType, String) {
     (ContentType::JSON, common::claims_json(&user).to_string())
@@ -45,7 +53,8 @@ pub fn app(auth: Authentiq, addr: SocketAddr) -> Rocket<Build> {
         ..rocket::Config::default()
     };
     rocket::custom(config)
-        .mount("/", rocket::routes![home, me, api_me])
+        .manage(AuthentiqJsPage(common::authentiqjs_page("rocket", &auth)))
+        .mount("/", rocket::routes![home, authentiqjs, me, api_me])
         .mount("/", authentiq_rocket::routes(&auth))
         .register("/", authentiq_rocket::catchers())
         .attach(AuthFairing::new(auth))

@@ -23,6 +23,10 @@ pub fn app(auth: Authentiq) -> impl Filter<Extract = (impl Reply,), Error = Reje
                 device.0.as_ref(),
             ))
         });
+    let page = common::authentiqjs_page("warp", &auth);
+    let authentiqjs = warp::path!("authentiqjs")
+        .and(warp::get())
+        .map(move || warp::reply::html(page.clone()));
     let me = warp::path!("me")
         .and(warp::get())
         .and(aq.authenticated())
@@ -31,8 +35,13 @@ pub fn app(auth: Authentiq) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .and(warp::get())
         .and(aq.bearer())
         .map(|user: Bearer| warp::reply::json(&common::claims_json(&user)));
-    aq.wrap(home.or(me).or(api_me).or(authentiq_warp::routes(&auth)))
-        .recover(authentiq_warp::recover)
+    aq.wrap(
+        home.or(authentiqjs)
+            .or(me)
+            .or(api_me)
+            .or(authentiq_warp::routes(&auth)),
+    )
+    .recover(authentiq_warp::recover)
 }
 
 /// Binds the settings' address (port 0 works), configures the SDK, and serves in the
