@@ -34,6 +34,11 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts `chromedriver` on loopback and a headless Chromium session.
     pub async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Browser::start`], with extra Chromium command-line switches.
+    pub async fn start_with(switches: &[&str]) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -64,13 +69,18 @@ impl Browser {
         }
         let profile =
             std::env::temp_dir().join(format!("authentiq-browser-{}-{port}", std::process::id()));
-        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        let mut caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--no-first-run", "--disable-default-apps", "--window-size=1000,1200",
                      format!("--user-data-dir={}", profile.display())]
         }}}});
+        if let Some(args) =
+            caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["args"].as_array_mut()
+        {
+            args.extend(switches.iter().map(|s| Value::from(*s)));
+        }
         let res = http
             .post(format!("{base}/session"))
             .header("content-type", "application/json")
@@ -156,6 +166,11 @@ impl Browser {
             Some(json!({ "handle": handle })),
         )
         .await;
+    }
+
+    /// Closes the current window; switch to another before the next command.
+    pub async fn close_window(&self) {
+        self.call(reqwest::Method::DELETE, "/window", None).await;
     }
 
     /// Opens a new tab and switches to it; returns its handle.
