@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::bearer_cache::BearerCache;
 use crate::config::{Config, ConfigBuilder};
 use crate::crypto::CookieCipher;
 use crate::error::ConfigError;
 use crate::provider::{Provider, ProviderMetadata};
+use crate::verified_cache::BearerCache;
 
 pub(crate) struct Inner {
     pub(crate) cfg: Config,
@@ -17,6 +17,9 @@ pub(crate) struct Inner {
     pub(crate) names: CookieNames,
     /// Bearer ID Tokens that passed every check.
     pub(crate) bearer_cache: BearerCache,
+    /// Opened session cookies (cookie mode), so a hot session is not decrypted and parsed on
+    /// every request.
+    pub(crate) session_cache: crate::verified_cache::VerifiedCache<crate::session::SessionData>,
 }
 
 pub(crate) struct CookieNames {
@@ -78,6 +81,7 @@ impl Authentiq {
                 device_cipher: CookieCipher::new(&cfg.session_keys, "device"),
                 names,
                 bearer_cache: BearerCache::default(),
+                session_cache: Default::default(),
                 provider,
                 cfg,
             }),
@@ -98,6 +102,13 @@ impl Authentiq {
     /// only after it passed every check, and the number is bounded.
     pub fn remembered_bearer_tokens(&self) -> usize {
         self.inner.bearer_cache.len()
+    }
+
+    /// How many opened session cookies are remembered now (cookie mode; for metrics). A
+    /// cookie enters only after it decrypted and passed its checks, until its session would
+    /// expire, and the number is bounded.
+    pub fn remembered_sessions(&self) -> usize {
+        self.inner.session_cache.len()
     }
 
     /// The session cookie's name (`__Host-` prefixed on https).

@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 
 use crate::Authentiq;
 use crate::adapter::RequestHead;
-use crate::bearer_cache::Verified;
 use crate::claims::{Claims, PROTOCOL_CLAIMS};
 use crate::clock;
 use crate::device::{DeviceCheck, RememberedDevice};
@@ -19,6 +18,7 @@ use crate::error::{AuthError, TokenError};
 use crate::http::Reply;
 use crate::session::{SessionCheck, SessionState};
 use crate::token::Channel;
+use crate::verified_cache::Verified;
 
 /// How the request proved who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 
 pub mod adapter;
 mod authentiq;
-mod bearer_cache;
 mod claims;
 mod clock;
 mod config;
@@ -19,6 +18,7 @@ mod routes;
 mod scope;
 mod session;
 mod token;
+mod verified_cache;
 
 pub use crate::authentiq::Authentiq;
 pub use crate::claims::{Address, Claims, Location};

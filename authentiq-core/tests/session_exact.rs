@@ -1,7 +1,8 @@
 //! The session cookie check at its exact edges: expiry and idle expiry to the second, when
 //! the idle timer slides (every twentieth of the idle period), issuer and client each checked
 //! on their own, and the 3800-character limit past which a cookie session sheds its ID Token
-//! and then its optional claims.
+//! and then its optional claims. And the opened-session memory: a cookie checked again is
+//! not decrypted again, yet ends exactly when, and as soon as, the session does.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -248,4 +249,107 @@ async fn then_the_optional_claims_but_not_the_scope() {
     let kept: Vec<&String> = opened.claims.keys().collect();
     assert_eq!(kept, ["scope"]);
     assert_eq!(opened.claims["scope"], "openid email");
+}
+
+/// Checks the sealed cookie `sealed` as a request would carry it.
+async fn check(auth: &Authentiq, sealed: &str) -> SessionCheck {
+    let req = http::Request::get("/me")
+        .header("cookie", format!("{}={sealed}", auth.session_cookie_name()))
+        .body(())
+        .unwrap();
+    adapter::check_session(auth, &req).await
+}
+
+/// Sleeps until the clock has passed `instant` (whole seconds).
+async fn until_past(instant: u64) {
+    while now() <= instant {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_opened_cookie_is_remembered_and_gives_the_same_session() {
+    let (_p, auth) = setup().await;
+    assert_eq!(auth.remembered_sessions(), 0);
+    let (sealed, first) = seal_and_check(&auth, &data(&auth, now())).await;
+    assert_eq!(auth.remembered_sessions(), 1);
+    let again = check(&auth, &sealed).await;
+    assert_eq!(auth.remembered_sessions(), 1, "the same entry");
+    assert_eq!(again.session(), first.session());
+    assert!(again.set_cookie.is_none());
+
+    // One character off (the tag's last one): not the remembered cookie, and never remembered.
+    let mut forged = sealed.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let refused = check(&auth, &forged).await;
+    assert!(refused.session().is_none());
+    assert!(refused.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(auth.remembered_sessions(), 1);
+}
+
+#[tokio::test]
+async fn a_remembered_cookie_ends_at_the_session_expiry() {
+    let (_p, auth) = setup().await;
+    // Sealed and first checked within one second `n`, so that the edge is exact.
+    let (n, sealed, first) = loop {
+        let n = now();
+        let mut d = data(&auth, n);
+        d.exp = n + 1;
+        let (sealed, first) = seal_and_check(&auth, &d).await;
+        if now() == n {
+            break (n, sealed, first);
+        }
+    };
+    assert!(first.session().is_some());
+    assert_eq!(auth.remembered_sessions(), 1);
+    until_past(n).await;
+    let later = check(&auth, &sealed).await;
+    assert!(later.session().is_none(), "expired, remembered or not");
+    assert!(later.set_cookie.unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn a_remembered_cookie_ends_after_the_idle_period() {
+    let (_p, auth) = setup().await;
+    let (n, sealed, first) = loop {
+        let n = now();
+        let mut d = data(&auth, n);
+        d.seen = n + 1 - IDLE;
+        let (sealed, first) = seal_and_check(&auth, &d).await;
+        if now() == n {
+            break (n, sealed, first);
+        }
+    };
+    assert!(first.session().is_some());
+    until_past(n).await;
+    let later = check(&auth, &sealed).await;
+    assert!(
+        later.session().is_none(),
+        "idle too long, remembered or not"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_cookie_ends_with_its_revocation() {
+    let (_p, auth) = setup().await;
+    let d = data(&auth, now());
+    let (sealed, first) = seal_and_check(&auth, &d).await;
+    assert!(first.session().is_some());
+    assert_eq!(auth.remembered_sessions(), 1);
+    auth.config()
+        .session
+        .store
+        .revoke(authentiq_core::Revocation::Session {
+            id: d.id.clone(),
+            until: d.exp,
+        })
+        .await
+        .unwrap();
+    let after = check(&auth, &sealed).await;
+    assert!(
+        after.session().is_none(),
+        "a logout ends the remembered session at once"
+    );
+    assert!(after.set_cookie.unwrap().contains("Max-Age=0"));
 }

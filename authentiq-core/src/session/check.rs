@@ -21,7 +21,7 @@ pub struct SessionCheck {
 #[derive(Clone, Debug)]
 pub(crate) enum SessionState {
     None,
-    Valid(Box<SessionData>),
+    Valid(std::sync::Arc<SessionData>),
     Invalid(&'static str),
     Failed(String),
 }
@@ -50,6 +50,14 @@ impl SessionCheck {
     }
 }
 
+/// Why a session cookie did not open.
+enum Opened {
+    /// Unusable: the cookie is removed.
+    Invalid(&'static str),
+    /// The store failed: the cookie stays.
+    Failed(String),
+}
+
 /// The largest sealed session cookie written; browsers drop cookies over 4 KB.
 const MAX_SEALED: usize = 3800;
 
@@ -71,43 +79,50 @@ impl Authentiq {
                 set_cookie: Some(self.remove_cookie(name)),
             }
         };
-        let Some(plain) = self.inner.session_cipher.open(name, value) else {
-            return invalid("the session cookie is tampered with or was sealed with another key");
-        };
         let store = &self.inner.cfg.session.store;
-        let data: SessionData = if store.holds_data() {
-            let Ok(id) = String::from_utf8(plain) else {
-                return invalid("the session cookie is malformed");
-            };
-            match store.load(&id).await {
-                Ok(Some(d)) => d,
-                Ok(None) => return invalid("the session is unknown or has ended"),
-                Err(e) => {
-                    tracing::error!(store = store.name(), "session store failed: {e}");
-                    return SessionCheck {
-                        state: SessionState::Failed(e.0),
-                        set_cookie: None,
-                    };
-                }
-            }
+        let now = clock::now();
+        let idle = self.inner.cfg.session.idle.as_secs();
+        // Cookie mode: a cookie opened before is remembered until its session would expire
+        // (absolute or idle), keyed by the whole sealed value; revocation is still asked below.
+        let remembered = if store.holds_data() {
+            None
         } else {
-            match serde_json::from_slice(&plain) {
-                Ok(d) => d,
-                Err(_) => return invalid("the session cookie is malformed"),
+            self.inner.session_cache.get(value, now, Some(0))
+        };
+        let data = match remembered {
+            Some(data) => data,
+            None => {
+                let data = match self.open_session(name, value).await {
+                    Ok(data) => data,
+                    Err(Opened::Invalid(why)) => return invalid(why),
+                    Err(Opened::Failed(e)) => {
+                        return SessionCheck {
+                            state: SessionState::Failed(e),
+                            set_cookie: None,
+                        };
+                    }
+                };
+                if data.iss != self.inner.provider.meta.issuer
+                    || data.aud != self.inner.cfg.client_id
+                {
+                    return invalid("the session belongs to another issuer or client");
+                }
+                if now >= data.exp {
+                    return invalid("the session has expired");
+                }
+                if now >= data.seen.saturating_add(idle) {
+                    return invalid("the session was idle too long");
+                }
+                let data = std::sync::Arc::new(data);
+                if !store.holds_data() {
+                    let until = data.exp.min(data.seen.saturating_add(idle));
+                    self.inner
+                        .session_cache
+                        .insert(value, data.clone(), until, 0, now);
+                }
+                data
             }
         };
-        let now = clock::now();
-        let cfg = &self.inner.cfg;
-        if data.iss != self.inner.provider.meta.issuer || data.aud != cfg.client_id {
-            return invalid("the session belongs to another issuer or client");
-        }
-        if now >= data.exp {
-            return invalid("the session has expired");
-        }
-        let idle = cfg.session.idle.as_secs();
-        if now >= data.seen.saturating_add(idle) {
-            return invalid("the session was idle too long");
-        }
         match store.is_revoked(&data).await {
             Ok(false) => {}
             Ok(true) => return invalid("the session was ended"),
@@ -123,22 +138,51 @@ impl Authentiq {
         let mut set_cookie = None;
         let mut data = data;
         if now.saturating_sub(data.seen) >= (idle / 20).max(1) {
-            data.seen = now;
+            let mut slid = (*data).clone();
+            slid.seen = now;
             if store.holds_data() {
                 // Only a session that still exists slides: a logout that landed since the
                 // load above stays.
-                match store.refresh(&data).await {
-                    Ok(true) => set_cookie = Some(self.sealed_cookie(&data)),
+                match store.refresh(&slid).await {
+                    Ok(true) => set_cookie = Some(self.sealed_cookie(&slid)),
                     Ok(false) => return invalid("the session was ended"),
                     Err(e) => tracing::warn!("could not refresh the session: {e}"),
                 }
             } else {
-                set_cookie = Some(self.sealed_cookie(&data));
+                set_cookie = Some(self.sealed_cookie(&slid));
             }
+            data = std::sync::Arc::new(slid);
         }
         SessionCheck {
-            state: SessionState::Valid(Box::new(data)),
+            state: SessionState::Valid(data),
             set_cookie,
+        }
+    }
+
+    /// Opens a session cookie's sealed `value`: the data itself in cookie mode, or the id the
+    /// store loads it by.
+    async fn open_session(&self, name: &str, value: &str) -> Result<SessionData, Opened> {
+        let Some(plain) = self.inner.session_cipher.open(name, value) else {
+            return Err(Opened::Invalid(
+                "the session cookie is tampered with or was sealed with another key",
+            ));
+        };
+        let store = &self.inner.cfg.session.store;
+        if store.holds_data() {
+            let Ok(id) = String::from_utf8(plain) else {
+                return Err(Opened::Invalid("the session cookie is malformed"));
+            };
+            match store.load(&id).await {
+                Ok(Some(d)) => Ok(d),
+                Ok(None) => Err(Opened::Invalid("the session is unknown or has ended")),
+                Err(e) => {
+                    tracing::error!(store = store.name(), "session store failed: {e}");
+                    Err(Opened::Failed(e.0))
+                }
+            }
+        } else {
+            serde_json::from_slice(&plain)
+                .map_err(|_| Opened::Invalid("the session cookie is malformed"))
         }
     }
 
@@ -197,7 +241,7 @@ mod tests {
         let mut d = data("the-session-id", "alice", None, 1);
         d.id_token = Some("the.id.token".into());
         let valid = SessionCheck {
-            state: SessionState::Valid(Box::new(d)),
+            state: SessionState::Valid(std::sync::Arc::new(d)),
             set_cookie: Some("session=sealed-secret".into()),
         };
         let shown = format!("{valid:?}");

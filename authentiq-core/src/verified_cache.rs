@@ -1,17 +1,24 @@
-//! Bearer ID Tokens that passed every check, remembered so that the same token sent again
-//! costs a lookup instead of a signature check and two JSON parses.
+//! Credentials that passed every check, remembered so that the same credential sent again
+//! costs a lookup instead of the cryptography and parsing that verified it. Two caches use it:
+//! bearer ID Tokens (a signature check and two JSON parses saved) and, in cookie mode, opened
+//! session cookies (a decryption and a JSON parse saved).
 //!
 //! What makes an entry safe to use:
-//! - **Only verified tokens enter**, after the signature, every claim rule and the logout
-//!   marks passed. Garbage never takes a slot, so evicting an entry costs an attacker a token
-//!   the provider signed.
-//! - **The whole token is compared.** The map is keyed by a hash of the token's signature,
-//!   but a hit also compares the stored token with the presented one, byte for byte; two
-//!   different tokens never share an entry.
-//! - **An entry ends** at the token's `exp` (and at `iat + max_token_age` when that is set),
-//!   when the provider's key set it was verified with is replaced or goes stale (a refetch
-//!   after rotation or withdrawal gives a new generation, and an expired set none), and it
-//!   never answers for logouts: the logout marks are asked on every request, hit or miss.
+//! - **Only verified credentials enter**: a bearer token after the signature, every claim
+//!   rule and the logout marks passed; a session cookie after it decrypted (which only a
+//!   cookie sealed with the app's key does) and passed its checks. Garbage never takes a slot,
+//!   so evicting an entry costs an attacker a token the provider signed or a session the app
+//!   issued.
+//! - **The whole credential is compared.** The map is keyed by a hash of its tail (a token's
+//!   signature, a sealed cookie's authentication tag), but a hit also compares the stored
+//!   credential with the presented one, byte for byte; two different ones never share an
+//!   entry.
+//! - **An entry ends** at the instant its checks set (a token's `exp`, and `iat +
+//!   max_token_age` when that is set; a session's absolute or idle expiry, whichever is
+//!   first), when the key set it was verified with is replaced or goes stale (for bearer
+//!   tokens: a refetch after rotation or withdrawal gives a new generation, and an expired set
+//!   none), and it never answers for logouts: the logout marks and the session revocations are
+//!   asked on every request, hit or miss.
 //! - **Bounded** in entries and in bytes: when full, expired entries go first, then the least
 //!   that was not used since the eviction hand last passed it (second chance, "CLOCK"), so a
 //!   flood of fresh tokens cannot grow memory, and a token in use keeps its place.
@@ -21,13 +28,52 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// Entries at most (over all shards).
+/// Entries at most (over all shards), per cache.
 pub(crate) const MAX_ENTRIES: usize = 4096;
-/// Bytes of tokens and claims at most (over all shards).
+/// Bytes of credentials and what they yield at most (over all shards), per cache.
 pub(crate) const MAX_BYTES: usize = 8 << 20;
-/// Tokens longer than this are never remembered (they are still verified).
+/// Credentials longer than this are never remembered (they are still verified).
 const MAX_TOKEN: usize = 16 << 10;
 const SHARDS: usize = 16;
+
+/// What an entry weighs beside its credential, for the byte bound.
+pub(crate) trait Weigh {
+    /// Bytes held, approximately.
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for crate::session::SessionData {
+    fn weight(&self) -> usize {
+        fn value(v: &serde_json::Value) -> usize {
+            32 + match v {
+                serde_json::Value::String(s) => s.len(),
+                serde_json::Value::Array(a) => a.iter().map(value).sum(),
+                serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() + value(v)).sum(),
+                _ => 0,
+            }
+        }
+        let text = [&self.id, &self.sub, &self.iss, &self.aud]
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>();
+        let optional = [&self.sid, &self.id_token, &self.session_state]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>();
+        text + optional
+            + self
+                .claims
+                .iter()
+                .map(|(k, v)| k.len() + value(v))
+                .sum::<usize>()
+    }
+}
+
+impl Weigh for Verified {
+    fn weight(&self) -> usize {
+        self.claims.len() + self.subject.len()
+    }
+}
 
 /// What a verified bearer token yields, as the guard needs it on every request.
 #[derive(Debug)]
@@ -43,9 +89,9 @@ pub(crate) struct Verified {
     pub(crate) claims: Vec<u8>,
 }
 
-struct Entry {
+struct Entry<T> {
     token: Box<str>,
-    verified: Arc<Verified>,
+    verified: Arc<T>,
     /// Unix seconds after which the entry is never used.
     until: u64,
     /// The key-set generation that verified it.
@@ -54,21 +100,30 @@ struct Entry {
     used: AtomicBool,
 }
 
-impl Entry {
+impl<T: Weigh> Entry<T> {
     fn bytes(&self) -> usize {
-        self.token.len() + self.verified.claims.len() + self.verified.subject.len() + 128
+        self.token.len() + self.verified.weight() + 128
     }
 }
 
-#[derive(Default)]
-struct Shard {
-    map: HashMap<u64, Entry, Fixed>,
+struct Shard<T> {
+    map: HashMap<u64, Entry<T>, Fixed>,
     /// Slots in insertion order: the eviction hand's round.
     ring: VecDeque<u64>,
     bytes: usize,
 }
 
-impl Shard {
+impl<T> Default for Shard<T> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::default(),
+            ring: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T: Weigh> Shard<T> {
     fn remove(&mut self, slot: u64) {
         if let Some(gone) = self.map.remove(&slot) {
             self.bytes -= gone.bytes();
@@ -122,22 +177,25 @@ impl Hasher for Passthrough {
     }
 }
 
-/// The cache. One per [`crate::Authentiq`].
-pub(crate) struct BearerCache {
-    shards: Vec<RwLock<Shard>>,
+/// The cache of bearer tokens: one per [`crate::Authentiq`].
+pub(crate) type BearerCache = VerifiedCache<Verified>;
+
+/// A cache of verified credentials, each yielding a `T`.
+pub(crate) struct VerifiedCache<T> {
+    shards: Vec<RwLock<Shard<T>>>,
     /// A random key for the slot hash, so that slots cannot be predicted from tokens.
     seed: u64,
 }
 
-impl std::fmt::Debug for BearerCache {
+impl<T: Weigh> std::fmt::Debug for VerifiedCache<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerCache")
+        f.debug_struct("VerifiedCache")
             .field("entries", &self.len())
             .finish()
     }
 }
 
-impl Default for BearerCache {
+impl<T> Default for VerifiedCache<T> {
     fn default() -> Self {
         let mut seed = [0u8; 8];
         // A fixed seed would only make slots predictable, not entries shareable.
@@ -149,9 +207,10 @@ impl Default for BearerCache {
     }
 }
 
-impl BearerCache {
-    /// The slot of `token`: a keyed hash of its last 32 bytes (the signature's tail, which
-    /// nobody but the provider can choose for a valid token).
+impl<T: Weigh> VerifiedCache<T> {
+    /// The slot of `token`: a keyed hash of its last 32 bytes (a signature's tail, which
+    /// nobody but the provider can choose for a valid token; a sealed cookie's tag, which
+    /// nobody without the app's key can).
     fn slot(&self, token: &str) -> u64 {
         let tail = &token.as_bytes()[token.len().saturating_sub(32)..];
         let mut h = self.seed ^ (token.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -164,13 +223,13 @@ impl BearerCache {
         h
     }
 
-    fn shard(&self, slot: u64) -> &RwLock<Shard> {
+    fn shard(&self, slot: u64) -> &RwLock<Shard<T>> {
         &self.shards[(slot >> 59) as usize % SHARDS]
     }
 
     /// The verified result for exactly `token`, if it is remembered, unexpired at `now` and
     /// was verified with key-set generation `keys`.
-    pub(crate) fn get(&self, token: &str, now: u64, keys: Option<u64>) -> Option<Arc<Verified>> {
+    pub(crate) fn get(&self, token: &str, now: u64, keys: Option<u64>) -> Option<Arc<T>> {
         let keys = keys?;
         let slot = self.slot(token);
         let shard = self.shard(slot).read().unwrap_or_else(|p| p.into_inner());
@@ -187,14 +246,7 @@ impl BearerCache {
     /// Remembers a token that passed every check, until `until`, for key-set generation
     /// `keys`. A token that does not fit, or whose slot another live token holds, is not
     /// remembered (it is simply verified again next time).
-    pub(crate) fn insert(
-        &self,
-        token: &str,
-        verified: Arc<Verified>,
-        until: u64,
-        keys: u64,
-        now: u64,
-    ) {
+    pub(crate) fn insert(&self, token: &str, verified: Arc<T>, until: u64, keys: u64, now: u64) {
         if token.len() > MAX_TOKEN || until <= now {
             return;
         }
