@@ -15,6 +15,23 @@ pub(crate) fn b64url(bytes: &[u8]) -> String {
 }
 
 /// Decodes base64url without padding; tolerates trailing `=` some encoders add.
+/// The number of `.` separators in a compact token, counted up to 5 (a JWE has 4, a JWS 2):
+/// the scan uses `memchr` and stops early on junk with many dots.
+pub(crate) fn count_dots(token: &str) -> usize {
+    let mut n = 0;
+    let mut rest = token;
+    while n < 5 {
+        match rest.find('.') {
+            Some(i) => {
+                n += 1;
+                rest = &rest[i + 1..];
+            }
+            None => break,
+        }
+    }
+    n
+}
+
 pub(crate) fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
@@ -129,6 +146,22 @@ impl CookieCipher {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod dot_tests {
+    use super::count_dots;
+
+    #[test]
+    fn dots_are_counted_up_to_five() {
+        assert_eq!(count_dots(""), 0);
+        assert_eq!(count_dots("abc"), 0);
+        assert_eq!(count_dots("a.b.c"), 2);
+        assert_eq!(count_dots(".."), 2);
+        assert_eq!(count_dots("a.b.c.d.e"), 4);
+        assert_eq!(count_dots("a.b.c.d.e.f"), 5);
+        assert_eq!(count_dots(&".".repeat(10_000)), 5);
     }
 }
 

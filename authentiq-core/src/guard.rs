@@ -259,13 +259,21 @@ impl Authentiq {
             SessionState::Invalid(why) => Err(AuthError::SessionInvalid(why)),
             SessionState::Failed(e) => Err(AuthError::Store(e.clone())),
             SessionState::Valid(d) => {
-                let mut claims = d.claims.clone();
-                claims.insert("iss".into(), Value::String(d.iss.clone()));
-                claims.insert("sub".into(), Value::String(d.sub.clone()));
-                if let Some(sid) = &d.sid {
-                    claims.insert("sid".into(), Value::String(sid.clone()));
-                }
-                let c = serde_json::from_value(Value::Object(claims)).map_err(|e| {
+                // The app's type reads the stored claims in place, with the session's own
+                // `iss`, `sub` and `sid` beside them: no copy of the claims is made.
+                let own = [
+                    ("iss", Some(Value::String(d.iss.clone()))),
+                    ("sub", Some(Value::String(d.sub.clone()))),
+                    ("sid", d.sid.clone().map(Value::String)),
+                ];
+                let entries = d
+                    .claims
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "iss" | "sub" | "sid"))
+                    .map(|(k, v)| (k.as_str(), v))
+                    .chain(own.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v))));
+                let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries);
+                let c = C::deserialize(map).map_err(|e| {
                     tracing::warn!(problem = %claims_problem(&e), "session claims do not fit the requested claims type");
                     AuthError::SessionInvalid(
                         "the session claims do not fit this route's claims type",
@@ -373,7 +381,7 @@ impl Authentiq {
                 verified
             }
         };
-        let claims = serde_json::from_slice(&verified.claims).map_err(|e| {
+        let claims = C::deserialize(&verified.claims).map_err(|e| {
             tracing::info!(problem = %claims_problem(&e), "bearer claims do not fit the requested claims type");
             AuthError::InvalidToken(TokenError::MissingClaim("claims for this route's type"))
         })?;
@@ -411,7 +419,7 @@ impl Authentiq {
             subject: valid.subject().to_owned(),
             sid,
             iat,
-            claims: serde_json::to_vec(&identity).unwrap_or_default(),
+            claims: identity,
         };
         Ok((Arc::new(verified), until))
     }

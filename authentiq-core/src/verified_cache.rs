@@ -42,16 +42,18 @@ pub(crate) trait Weigh {
     fn weight(&self) -> usize;
 }
 
+/// Bytes a JSON value holds, approximately: its text plus a word or so per node.
+fn json_weight(v: &serde_json::Value) -> usize {
+    32 + match v {
+        serde_json::Value::String(s) => s.len(),
+        serde_json::Value::Array(a) => a.iter().map(json_weight).sum(),
+        serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() + json_weight(v)).sum(),
+        _ => 0,
+    }
+}
+
 impl Weigh for crate::session::SessionData {
     fn weight(&self) -> usize {
-        fn value(v: &serde_json::Value) -> usize {
-            32 + match v {
-                serde_json::Value::String(s) => s.len(),
-                serde_json::Value::Array(a) => a.iter().map(value).sum(),
-                serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() + value(v)).sum(),
-                _ => 0,
-            }
-        }
         let text = [&self.id, &self.sub, &self.iss, &self.aud]
             .iter()
             .map(|s| s.len())
@@ -64,14 +66,14 @@ impl Weigh for crate::session::SessionData {
             + self
                 .claims
                 .iter()
-                .map(|(k, v)| k.len() + value(v))
+                .map(|(k, v)| k.len() + json_weight(v))
                 .sum::<usize>()
     }
 }
 
 impl Weigh for Verified {
     fn weight(&self) -> usize {
-        self.claims.len() + self.subject.len()
+        json_weight(&self.claims) + self.subject.len()
     }
 }
 
@@ -84,9 +86,9 @@ pub(crate) struct Verified {
     pub(crate) sid: Option<String>,
     /// `iat` (for the logout marks).
     pub(crate) iat: u64,
-    /// The identity claims (protocol claims removed), as JSON: the app's claims type
-    /// deserializes straight from these bytes.
-    pub(crate) claims: Vec<u8>,
+    /// The identity claims (protocol claims removed), parsed once: the app's claims type
+    /// deserializes from this value on each request without reading JSON text again.
+    pub(crate) claims: serde_json::Value,
 }
 
 struct Entry<T> {
@@ -98,11 +100,13 @@ struct Entry<T> {
     keys: u64,
     /// Used since the eviction hand last passed it.
     used: AtomicBool,
+    /// What it weighs, reckoned once at insertion.
+    size: usize,
 }
 
-impl<T: Weigh> Entry<T> {
+impl<T> Entry<T> {
     fn bytes(&self) -> usize {
-        self.token.len() + self.verified.weight() + 128
+        self.size
     }
 }
 
@@ -123,7 +127,7 @@ impl<T> Default for Shard<T> {
     }
 }
 
-impl<T: Weigh> Shard<T> {
+impl<T> Shard<T> {
     fn remove(&mut self, slot: u64) {
         if let Some(gone) = self.map.remove(&slot) {
             self.bytes -= gone.bytes();
@@ -251,14 +255,15 @@ impl<T: Weigh> VerifiedCache<T> {
             return;
         }
         let slot = self.slot(token);
+        let size = token.len() + verified.weight() + 128;
         let entry = Entry {
             token: token.into(),
             verified,
             until,
             keys,
             used: AtomicBool::new(false),
+            size,
         };
-        let size = entry.bytes();
         let mut shard = self.shard(slot).write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = shard.map.get(&slot) {
             if now < old.until && old.keys == keys && *old.token != *token {
@@ -317,7 +322,7 @@ mod tests {
             subject: sub.into(),
             sid: None,
             iat: 1,
-            claims: br#"{"sub":"x"}"#.to_vec(),
+            claims: serde_json::json!({"sub": "x"}),
         })
     }
 
@@ -367,7 +372,7 @@ mod tests {
             subject: "big".into(),
             sid: None,
             iat: 1,
-            claims: vec![b' '; MAX_BYTES / SHARDS / 2],
+            claims: serde_json::Value::String(" ".repeat(MAX_BYTES / SHARDS / 2)),
         });
         for i in 0..64 {
             c.insert(&format!("big.{i}.sig-{i:040}"), big.clone(), 1000, 1, 0);

@@ -1,9 +1,9 @@
 //! The default mode: session data sealed in the cookie, revocations in this process's memory.
 
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use super::marks::Marks;
-use super::{Revocation, SessionData, SessionStore, StoreError, lock};
+use super::{Revocation, SessionData, SessionStore, StoreError, read, write};
 
 /// The default: session data in an encrypted cookie, revocations in this process's memory.
 ///
@@ -14,7 +14,7 @@ use super::{Revocation, SessionData, SessionStore, StoreError, lock};
 /// (`RedisStore`), so that a logout on one instance is seen by all.
 #[derive(Default, Debug)]
 pub struct CookieSessions {
-    marks: Mutex<Marks>,
+    marks: RwLock<Marks>,
 }
 
 #[async_trait::async_trait]
@@ -35,11 +35,11 @@ impl SessionStore for CookieSessions {
         Ok(true)
     }
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
-        lock(&self.marks).add(what);
+        write(&self.marks).add(what);
         Ok(())
     }
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError> {
-        let marks = lock(&self.marks);
+        let marks = read(&self.marks);
         Ok(marks.session_ended(&data.id) || marks.ended(&data.sub, data.sid.as_deref(), data.iat))
     }
     async fn is_token_revoked(
@@ -48,13 +48,13 @@ impl SessionStore for CookieSessions {
         sid: Option<&str>,
         iat: u64,
     ) -> Result<bool, StoreError> {
-        Ok(lock(&self.marks).ended(sub, sid, iat))
+        Ok(read(&self.marks).ended(sub, sid, iat))
     }
     async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.marks).jti_seen(jti))
+        Ok(read(&self.marks).jti_seen(jti))
     }
     async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
-        lock(&self.marks).record_jti(jti, until);
+        write(&self.marks).record_jti(jti, until);
         Ok(())
     }
 }

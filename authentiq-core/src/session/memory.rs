@@ -1,10 +1,10 @@
 //! Sessions held in this process's memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use super::marks::Marks;
-use super::{Revocation, SessionData, SessionStore, StoreError, lock};
+use super::{Revocation, SessionData, SessionStore, StoreError, lock, read, write};
 use crate::clock;
 
 /// Sessions held in this process's memory; the cookie carries only the session id.
@@ -12,7 +12,7 @@ use crate::clock;
 pub struct MemoryStore {
     sessions: Mutex<HashMap<String, SessionData>>,
     /// `sid`/`sub` marks for bearer ID Tokens, and used logout-token `jti`s.
-    marks: Mutex<Marks>,
+    marks: RwLock<Marks>,
 }
 
 #[async_trait::async_trait]
@@ -64,7 +64,7 @@ impl SessionStore for MemoryStore {
                 }
             }
         }
-        lock(&self.marks).add(what);
+        write(&self.marks).add(what);
         Ok(())
     }
     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> {
@@ -77,13 +77,13 @@ impl SessionStore for MemoryStore {
         sid: Option<&str>,
         iat: u64,
     ) -> Result<bool, StoreError> {
-        Ok(lock(&self.marks).ended(sub, sid, iat))
+        Ok(read(&self.marks).ended(sub, sid, iat))
     }
     async fn jti_seen(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.marks).jti_seen(jti))
+        Ok(read(&self.marks).jti_seen(jti))
     }
     async fn record_jti(&self, jti: &str, until: u64) -> Result<(), StoreError> {
-        lock(&self.marks).record_jti(jti, until);
+        write(&self.marks).record_jti(jti, until);
         Ok(())
     }
 }

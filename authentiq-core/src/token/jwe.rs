@@ -155,7 +155,7 @@ pub(crate) struct Jwe<'a> {
 
 /// Whether `token` has the shape of a compact JWE (five dot-separated parts).
 pub(crate) fn is_compact_jwe(token: &str) -> bool {
-    token.bytes().filter(|b| *b == b'.').count() == 4
+    crate::crypto::count_dots(token) == 4
 }
 
 /// Decodes a base64url part of at most `max` decoded bytes.

@@ -43,7 +43,7 @@ impl<'a> Jws<'a> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed("token too large"));
         }
-        let dots = token.bytes().filter(|b| *b == b'.').count();
+        let dots = crate::crypto::count_dots(token);
         if dots == 4 {
             return Err(TokenError::Encrypted);
         }
