@@ -3,8 +3,11 @@
 //! pages with `curl` first, so the session routes are measured with a genuine session cookie.
 //!
 //! Routes measured per framework: `/` anonymous and signed in (the same handler: the
-//! difference is the session cookie's cost), `/me` with the session (decrypt plus claims JSON),
-//! and `/api/me` without a token (the 401 refusal). Bounded: one connection set, fixed seconds.
+//! difference is the session cookie's cost), `/me` with the session (the session plus the
+//! claims JSON), `/api/me` with the same bearer ID Token on every request (RS256 inside a JWE
+//! to the app's key, from the embedded provider's implicit response), and `/api/me` without a
+//! token (the 401 refusal). Runs that should succeed fail the command if wrk saw any answer
+//! other than 2xx or 3xx. Bounded: one connection set, fixed seconds.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -40,24 +43,18 @@ fn attr(html: &str, marker: &str) -> Option<String> {
     Some(html[start..start + end].to_owned())
 }
 
-/// Signs in at `base` with curl; returns the session cookie pair `name=value`.
-fn sign_in(base: &str, jar: &str) -> Result<String, String> {
-    let curl = |args: &[&str]| {
-        let mut c = Command::new("curl");
-        c.args(["-s", "-c", jar, "-b", jar]).args(args);
-        run(&mut c)
-    };
-    let login = curl(&[
-        "-o",
-        "/dev/null",
-        "-D",
-        "-",
-        &format!("{base}/auth/login?return_to=/me"),
-    ])?;
-    let authorize = header(&login, "location").ok_or("login sent no Location")?;
-    // The desktop page (whose key cookie the jar keeps), then the simulated phone's answer,
-    // then the desktop collects it.
-    let page = curl(&[&authorize])?;
+/// curl with the cookie jar `jar` (the desktop browser's cookies).
+fn curl(jar: &str, args: &[&str]) -> Result<String, String> {
+    let mut c = Command::new("curl");
+    c.args(["-s", "-c", jar, "-b", jar]).args(args);
+    run(&mut c)
+}
+
+/// Opens the provider's desktop page at `authorize` (its key cookie goes to the jar), approves
+/// on the simulated phone, and collects the answer; returns where the provider sends the
+/// desktop (the app's callback).
+fn approve_on_phone(authorize: &str, jar: &str) -> Result<String, String> {
+    let page = curl(jar, &[authorize])?;
     let phone = attr(&page, "class=\"phone-link\" href=\"").ok_or("no link to the phone")?;
     let pending = phone.rsplit('/').next().unwrap_or_default().to_owned();
     let provider = authorize
@@ -65,31 +62,58 @@ fn sign_in(base: &str, jar: &str) -> Result<String, String> {
         .next()
         .unwrap_or_default()
         .to_owned();
-    let answered = curl(&[
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-X",
-        "POST",
-        "--data",
-        &format!(
-            "pending={pending}&name=Load+Tester&email=load%40example.com&email_verified=on&grant=aq:name&grant=aq:push&decision=approve"
-        ),
-        &format!("{provider}/authorize/approve"),
-    ])?;
+    let answered = curl(
+        jar,
+        &[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "--data",
+            &format!(
+                "pending={pending}&name=Load+Tester&email=load%40example.com&email_verified=on&grant=aq:name&grant=email&grant=aq:push&decision=approve"
+            ),
+            &format!("{provider}/authorize/approve"),
+        ],
+    )?;
     if answered.trim() != "200" {
         return Err(format!("the phone's approval answered {answered}"));
     }
-    let continued = curl(&[
-        "-o",
-        "/dev/null",
-        "-D",
-        "-",
-        &format!("{provider}/authorize/continue/{pending}"),
-    ])?;
-    let callback = header(&continued, "location").ok_or("the provider sent no Location")?;
-    let done = curl(&["-o", "/dev/null", "-D", "-", &callback])?;
+    let continued = curl(
+        jar,
+        &[
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            &format!("{provider}/authorize/continue/{pending}"),
+        ],
+    )?;
+    header(&continued, "location").ok_or_else(|| "the provider sent no Location".to_owned())
+}
+
+/// The authorization URL the app's login sends a browser to.
+fn authorize_url(base: &str, jar: &str) -> Result<String, String> {
+    let login = curl(
+        jar,
+        &[
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            &format!("{base}/auth/login?return_to=/me"),
+        ],
+    )?;
+    header(&login, "location").ok_or_else(|| "login sent no Location".to_owned())
+}
+
+/// Signs in at `base` with curl; returns the session cookie pair `name=value`.
+fn sign_in(base: &str, jar: &str) -> Result<String, String> {
+    let authorize = authorize_url(base, jar)?;
+    let callback = approve_on_phone(&authorize, jar)?;
+    let done = curl(jar, &["-o", "/dev/null", "-D", "-", &callback])?;
     done.lines()
         .filter_map(|l| {
             l.split_once(':')
@@ -102,8 +126,44 @@ fn sign_in(base: &str, jar: &str) -> Result<String, String> {
         .ok_or_else(|| "no session cookie after the callback".to_owned())
 }
 
-/// Requests per second and p99 latency for one route.
-fn wrk(url: &str, cookie: Option<&str>) -> Result<(f64, String), String> {
+/// A browser-delivered ID Token for the app's client, as a page would hold one: the implicit
+/// response (`response_type=id_token`, in the fragment) of an approval on the phone. The
+/// embedded provider signs it RS256 and encrypts it to the app's key; the app's bearer guard
+/// accepts it.
+fn bearer_token(base: &str, jar: &str) -> Result<String, String> {
+    let login = authorize_url(base, jar)?;
+    let (endpoint, query) = login.split_once('?').ok_or("the login URL has no query")?;
+    // The login's own parameters (still percent-encoded), minus the code flow's.
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            matches!(name, "client_id" | "redirect_uri" | "scope" | "nonce" | "state")
+        })
+        .collect();
+    let implicit = format!("{endpoint}?{}&response_type=id_token", kept.join("&"));
+    let answer = approve_on_phone(&implicit, jar)?;
+    // base64url and dots only: the value needs no decoding.
+    answer
+        .split_once('#')
+        .map(|(_, fragment)| fragment)
+        .into_iter()
+        .flat_map(|fragment| fragment.split('&'))
+        .find_map(|pair| pair.strip_prefix("id_token="))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no id_token in the provider's answer: {answer}"))
+}
+
+/// One wrk run: requests per second, p99 latency, and the answers that were not 2xx or 3xx.
+struct Measured {
+    rps: f64,
+    p99: String,
+    refused: u64,
+}
+
+/// Runs wrk against `url` with `headers`. A route measured as a success must answer nothing
+/// but 2xx or 3xx: a refusal is fast, and a run full of 401s would look like a fast route.
+fn wrk(url: &str, headers: &[String], must_succeed: bool) -> Result<Measured, String> {
     let mut c = Command::new("wrk");
     c.args([
         "-t",
@@ -115,8 +175,8 @@ fn wrk(url: &str, cookie: Option<&str>) -> Result<(f64, String), String> {
         "--latency",
     ]);
     c.args(["-H", "Accept: application/json"]);
-    if let Some(cookie) = cookie {
-        c.args(["-H", &format!("Cookie: {cookie}")]);
+    for h in headers {
+        c.args(["-H", h]);
     }
     let out = run(c.arg(url))?;
     let rps = out
@@ -128,7 +188,17 @@ fn wrk(url: &str, cookie: Option<&str>) -> Result<(f64, String), String> {
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
         .map_or("?".into(), |v| v.trim().to_owned());
-    Ok((rps, p99))
+    let refused = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if must_succeed && refused > 0 {
+        return Err(format!(
+            "{url}: {refused} answers were not 2xx/3xx, so the run measured refusals"
+        ));
+    }
+    Ok(Measured { rps, p99, refused })
 }
 
 struct Server(Child);
@@ -180,27 +250,42 @@ pub(crate) fn load() -> Result<(), String> {
         "{CONNECTIONS} connections, {SECONDS} s per route, wrk and the app share this machine's cores"
     );
     println!(
-        "{:<10} {:>14} {:>14} {:>14} {:>14} {:>10} {:>10}",
+        "{:<10} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9}",
         "framework",
         "/ anonymous",
-        "/ signed in",
+        "/ session",
         "/me session",
+        "/api/me bear",
         "/api/me 401",
         "session/",
+        "bearer/",
         "p99 /me"
     );
     for (i, (framework, _, example)) in FRAMEWORKS.iter().enumerate() {
         let binary = root.join("target/release").join(example);
         let (_server, base) = start(&binary.to_string_lossy(), 18080 + i as u16)?;
         let _ = std::fs::remove_file(&jar);
-        let cookie = sign_in(&base, &jar.to_string_lossy())?;
-        let (anon, _) = wrk(&format!("{base}/"), None)?;
-        let (signed, _) = wrk(&format!("{base}/"), Some(&cookie))?;
-        let (me, p99) = wrk(&format!("{base}/me"), Some(&cookie))?;
-        let (api, _) = wrk(&format!("{base}/api/me"), None)?;
+        let jar = jar.to_string_lossy();
+        let cookie = format!("Cookie: {}", sign_in(&base, &jar)?);
+        let bearer = format!("Authorization: Bearer {}", bearer_token(&base, &jar)?);
+        let anon = wrk(&format!("{base}/"), &[], true)?;
+        let signed = wrk(&format!("{base}/"), std::slice::from_ref(&cookie), true)?;
+        let me = wrk(&format!("{base}/me"), std::slice::from_ref(&cookie), true)?;
+        let api = wrk(&format!("{base}/api/me"), std::slice::from_ref(&bearer), true)?;
+        let refused = wrk(&format!("{base}/api/me"), &[], false)?;
+        if refused.refused == 0 {
+            return Err(format!("{base}/api/me without a token was never refused"));
+        }
         println!(
-            "{framework:<10} {anon:>10.0} r/s {signed:>10.0} r/s {me:>10.0} r/s {api:>10.0} r/s {:>9.2}x {p99:>10}",
-            signed / anon
+            "{framework:<10} {:>8.0} r/s {:>8.0} r/s {:>8.0} r/s {:>8.0} r/s {:>8.0} r/s {:>8.2}x {:>8.2}x {:>9}",
+            anon.rps,
+            signed.rps,
+            me.rps,
+            api.rps,
+            refused.rps,
+            signed.rps / anon.rps,
+            api.rps / anon.rps,
+            me.p99
         );
     }
     let _ = std::fs::remove_file(&jar);
