@@ -138,7 +138,10 @@ fn bearer_token(base: &str, jar: &str) -> Result<String, String> {
         .split('&')
         .filter(|pair| {
             let name = pair.split('=').next().unwrap_or_default();
-            matches!(name, "client_id" | "redirect_uri" | "scope" | "nonce" | "state")
+            matches!(
+                name,
+                "client_id" | "redirect_uri" | "scope" | "nonce" | "state"
+            )
         })
         .collect();
     let implicit = format!("{endpoint}?{}&response_type=id_token", kept.join("&"));
@@ -271,7 +274,11 @@ pub(crate) fn load() -> Result<(), String> {
         let anon = wrk(&format!("{base}/"), &[], true)?;
         let signed = wrk(&format!("{base}/"), std::slice::from_ref(&cookie), true)?;
         let me = wrk(&format!("{base}/me"), std::slice::from_ref(&cookie), true)?;
-        let api = wrk(&format!("{base}/api/me"), std::slice::from_ref(&bearer), true)?;
+        let api = wrk(
+            &format!("{base}/api/me"),
+            std::slice::from_ref(&bearer),
+            true,
+        )?;
         let refused = wrk(&format!("{base}/api/me"), &[], false)?;
         if refused.refused == 0 {
             return Err(format!("{base}/api/me without a token was never refused"));
