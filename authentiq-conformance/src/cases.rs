@@ -1939,6 +1939,122 @@ pub async fn start_hands_a_page_its_sign_in<F: Framework>() {
     assert_eq!(res.header("allow"), Some("GET, HEAD"));
 }
 
+/// A browser-delivered ID Token that comes with a code (the hybrid response) must bind it:
+/// `c_hash` present and right, checked before the code is exchanged. The genuine hybrid
+/// response signs in (JSON: 200), a token without `c_hash` or with another code's is refused
+/// (400, no token request, no session), and a form post of a lone `id_token` signs in like the
+/// redirect (303).
+pub async fn hybrid_callback_binds_the_code<F: Framework>() {
+    let h = Harness::new().await;
+    let app = F::app(h.auth.clone()).await;
+    let fragment = |url: &str| -> Vec<(String, String)> {
+        let f = url.split_once('#').map_or("", |(_, f)| f);
+        url::form_urlencoded::parse(f.as_bytes())
+            .into_owned()
+            .collect()
+    };
+    let get = |pairs: &[(String, String)], name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // The app's own authorization request, answered as `code id_token`.
+    let hybrid = |location: &str| {
+        let mut url = url::Url::parse(location).expect("authorize URL");
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| match k.as_str() {
+                "response_type" => (k, "code id_token".to_owned()),
+                _ => (k, v),
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        let answer = h
+            .provider
+            .approve(url.as_str(), &Approval::default())
+            .expect("the provider approves");
+        fragment(&answer)
+    };
+    let exchanged = || h.provider.token_request_count_for(&h.client.client_id);
+
+    let (res, mut jar) = start_login(&app, "/").await;
+    let answer = hybrid(res.header("location").unwrap_or_default());
+    let body = json!({
+        "code": get(&answer, "code"),
+        "id_token": get(&answer, "id_token"),
+        "state": get(&answer, "state"),
+    });
+    assert!(!get(&answer, "id_token").is_empty() && !get(&answer, "code").is_empty());
+    let res = app.call(json_callback(&jar, &body)).await;
+    assert_status(&res, 200, "the genuine hybrid response");
+    assert_eq!(res.json()["email"], Approval::default().email);
+    jar.apply(&res);
+    assert_status(&app.call(api("/me").cookies(&jar)).await, 200, "a session");
+
+    let mint = |nonce: &str, extra: Value| {
+        let mut claims = json!({"nonce": nonce});
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        h.provider
+            .mint_id_token_with(&h.client.client_id, Alg::ES256, "hybrid-user", claims)
+    };
+    for (extra, check) in [
+        (json!({}), "required claim `c_hash` is missing or malformed"),
+        (
+            json!({"c_hash": "AAAAAAAAAAAAAAAAAAAAAA"}),
+            "c_hash does not match the authorization code",
+        ),
+    ] {
+        let (res, jar) = start_login(&app, "/").await;
+        let location = res.header("location").unwrap_or_default().to_owned();
+        let nonce = param(&location, "nonce").unwrap_or_default();
+        let answer = hybrid(&location);
+        let before = exchanged();
+        let body = json!({
+            "code": get(&answer, "code"),
+            "id_token": mint(&nonce, extra),
+            "state": get(&answer, "state"),
+        });
+        let res = app.call(json_callback(&jar, &body)).await;
+        refused(&res, 400, "invalid_id_token", &says::bad_id_token(check));
+        no_session_created(&app, &res, &jar).await;
+        assert_eq!(exchanged(), before, "the code was never exchanged");
+    }
+
+    // A form post of a lone ID Token (`response_mode=form_post` with `id_token`).
+    let (res, mut jar) = start_login(&app, "/me").await;
+    let location = res.header("location").unwrap_or_default().to_owned();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "id_token",
+            &mint(
+                &param(&location, "nonce").unwrap_or_default(),
+                json!({"email": "hybrid@example.com", "email_verified": true}),
+            ),
+        )
+        .append_pair("state", &param(&location, "state").unwrap_or_default())
+        .finish();
+    let res = app
+        .call(
+            TestRequest::new("POST", "/auth/callback")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "text/html")
+                .cookies(&jar)
+                .body(form),
+        )
+        .await;
+    assert_status(&res, 303, "a form-posted ID Token");
+    assert_eq!(res.header("location"), Some("/me"));
+    jar.apply(&res);
+    let me = app.call(api("/me").cookies(&jar)).await;
+    assert_status(&me, 200, "a session from the form-posted ID Token");
+    assert_eq!(me.json()["sub"], "hybrid-user");
+}
+
 /// The `GET /device` answer of the test app: the remembered device and the session's subject.
 async fn device_of<A: TestApp>(app: &A, jar: &Jar) -> Value {
     let res = app.call(api("/device").cookies(jar)).await;

@@ -63,6 +63,7 @@ macro_rules! for_each_case {
             signed_scopes_need_verified_values,
             json_callback_refusals_are_400,
             start_hands_a_page_its_sign_in,
+            hybrid_callback_binds_the_code,
             remembered_device_offers_one_click,
             remembering_off_and_no_consent_prompt,
             encrypted_sign_in_creates_session,

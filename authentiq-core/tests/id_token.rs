@@ -553,6 +553,59 @@ async fn access_token_and_code_hashes() {
             .await,
         Err(TokenError::CodeHash)
     );
+
+    // From the browser, each hash is required for what came with the token; from the token
+    // endpoint neither is.
+    let bare = s.signed(Alg::RS256, &s.with(json!({})));
+    let check = |channel, flow| {
+        let (auth, bare) = (&s.auth, &bare);
+        async move {
+            auth.validate_id_token(bare, channel, Some(NONCE), flow, None)
+                .await
+        }
+    };
+    assert_eq!(
+        check(Channel::Browser, Some(("", Some("code-1")))).await,
+        Err(TokenError::MissingClaim("c_hash")),
+        "a hybrid response's token without c_hash"
+    );
+    assert_eq!(
+        check(Channel::Browser, Some(("access-1", None))).await,
+        Err(TokenError::MissingClaim("at_hash")),
+        "an implicit response's token without at_hash"
+    );
+    assert!(
+        check(Channel::Browser, None).await.is_ok(),
+        "nothing to bind"
+    );
+    let only_c = s.signed(Alg::RS256, &s.with(json!({"c_hash": half("code-1")})));
+    assert!(
+        s.auth
+            .validate_id_token(
+                &only_c,
+                Channel::Browser,
+                Some(NONCE),
+                Some(("", Some("code-1"))),
+                None
+            )
+            .await
+            .is_ok(),
+        "an empty access token stands for none"
+    );
+    let hs = s.hs(&s.with(json!({})));
+    assert!(
+        s.auth
+            .validate_id_token(
+                &hs,
+                Channel::TokenEndpoint,
+                Some(NONCE),
+                Some(("access-1", Some("code-1"))),
+                None
+            )
+            .await
+            .is_ok(),
+        "optional at the token endpoint"
+    );
 }
 
 #[tokio::test]

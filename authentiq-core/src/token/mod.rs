@@ -69,8 +69,9 @@ impl ValidatedToken {
 
 impl Authentiq {
     /// Validates an ID Token per OpenID Connect Core 3.1.3.7 and the channel's algorithm
-    /// policy. `nonce` (when given) must match; `flow` gives the access token and code for
-    /// `at_hash`/`c_hash`; `max_token_age` bounds `iat`.
+    /// policy. `nonce` (when given) must match; `flow` gives the access token (empty for none)
+    /// and the code for `at_hash`/`c_hash`, which a token from the browser must carry for
+    /// each one given; `max_token_age` bounds `iat`.
     ///
     /// ```no_run
     /// # async fn run(auth: authentiq_core::Authentiq, token: &str) {
@@ -126,8 +127,10 @@ impl Authentiq {
             nonce,
             max_age: if nonce.is_some() { cfg.max_age } else { None },
             max_token_age,
-            access_token: flow.map(|f| f.0),
+            // An empty access token stands for none (a hybrid response carries only a code).
+            access_token: flow.map(|f| f.0).filter(|a| !a.is_empty()),
             code: flow.and_then(|f| f.1),
+            hashes_required: channel == Channel::Browser,
         };
         rules::check_id_token_claims(&registered, alg, &expect)?;
         let subject = registered.sub.as_str_owned();

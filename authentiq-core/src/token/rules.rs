@@ -24,6 +24,11 @@ pub(crate) struct Expect<'a> {
     pub(crate) max_token_age: Option<u64>,
     pub(crate) access_token: Option<&'a str>,
     pub(crate) code: Option<&'a str>,
+    /// A token that came through the browser with a code (hybrid) or an access token
+    /// (implicit) must carry `c_hash` / `at_hash` (OpenID Connect Core 3.3.2.11 and 3.2.2.10):
+    /// they bind the code and the access token to the signed token. From the token endpoint
+    /// they are optional (and checked when present).
+    pub(crate) hashes_required: bool,
 }
 
 /// One claim value as the checks need it, read without building a JSON tree: strings borrow
@@ -209,6 +214,12 @@ pub(crate) fn check_id_token_claims(
         if auth_time.saturating_add(max_age).saturating_add(e.leeway) < e.now {
             return Err(TokenError::AuthTime);
         }
+    }
+    if e.hashes_required && e.access_token.is_some() && r.at_hash.is_absent() {
+        return Err(TokenError::MissingClaim("at_hash"));
+    }
+    if e.hashes_required && e.code.is_some() && r.c_hash.is_absent() {
+        return Err(TokenError::MissingClaim("c_hash"));
     }
     if let (Some(alg), Some(at)) = (alg, e.access_token)
         && !r.at_hash.is_absent()
