@@ -260,6 +260,24 @@ async fn check(auth: &Authentiq, sealed: &str) -> SessionCheck {
     adapter::check_session(auth, &req).await
 }
 
+/// Seals a session made at second `n` and changed by `change`, and checks it, all within that
+/// one second, so that an edge one second later is exact; returns `n`, the sealed cookie and
+/// the first check.
+async fn sealed_in_one_second(
+    auth: &Authentiq,
+    change: impl Fn(&mut SessionData, u64),
+) -> (u64, String, SessionCheck) {
+    loop {
+        let n = now();
+        let mut d = data(auth, n);
+        change(&mut d, n);
+        let (sealed, first) = seal_and_check(auth, &d).await;
+        if now() == n {
+            return (n, sealed, first);
+        }
+    }
+}
+
 /// Sleeps until the clock has passed `instant` (whole seconds).
 async fn until_past(instant: u64) {
     while now() <= instant {
@@ -291,16 +309,7 @@ async fn an_opened_cookie_is_remembered_and_gives_the_same_session() {
 #[tokio::test]
 async fn a_remembered_cookie_ends_at_the_session_expiry() {
     let (_p, auth) = setup().await;
-    // Sealed and first checked within one second `n`, so that the edge is exact.
-    let (n, sealed, first) = loop {
-        let n = now();
-        let mut d = data(&auth, n);
-        d.exp = n + 1;
-        let (sealed, first) = seal_and_check(&auth, &d).await;
-        if now() == n {
-            break (n, sealed, first);
-        }
-    };
+    let (n, sealed, first) = sealed_in_one_second(&auth, |d, n| d.exp = n + 1).await;
     assert!(first.session().is_some());
     assert_eq!(auth.remembered_sessions(), 1);
     until_past(n).await;
@@ -312,15 +321,7 @@ async fn a_remembered_cookie_ends_at_the_session_expiry() {
 #[tokio::test]
 async fn a_remembered_cookie_ends_after_the_idle_period() {
     let (_p, auth) = setup().await;
-    let (n, sealed, first) = loop {
-        let n = now();
-        let mut d = data(&auth, n);
-        d.seen = n + 1 - IDLE;
-        let (sealed, first) = seal_and_check(&auth, &d).await;
-        if now() == n {
-            break (n, sealed, first);
-        }
-    };
+    let (n, sealed, first) = sealed_in_one_second(&auth, |d, n| d.seen = n + 1 - IDLE).await;
     assert!(first.session().is_some());
     until_past(n).await;
     let later = check(&auth, &sealed).await;

@@ -102,7 +102,13 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// Sends one WebDriver command of this session; the whole answer, or what went wrong.
+    async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, &url);
         if let Some(b) = body {
@@ -110,10 +116,19 @@ impl Browser {
                 .header("content-type", "application/json")
                 .body(b.to_string());
         }
-        let res = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
-        let res = json_of(res).await.expect("JSON");
-        assert!(res["value"]["error"].is_null(), "{path}: {}", res["value"]);
-        res["value"].clone()
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let res = json_of(res).await?;
+        if res["value"]["error"].is_null() {
+            Ok(res["value"].clone())
+        } else {
+            Err(res["value"].to_string())
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.command(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     /// Like `call`, but a WebDriver error (a page in the middle of navigating) is `None`.
@@ -123,17 +138,7 @@ impl Browser {
         path: &str,
         body: Option<Value>,
     ) -> Option<Value> {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let mut req = self.http.request(method, &url);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let res = json_of(req.send().await.ok()?).await.ok()?;
-        res["value"]["error"]
-            .is_null()
-            .then(|| res["value"].clone())
+        self.command(method, path, body).await.ok()
     }
 
     /// The current window's handle.
@@ -312,13 +317,7 @@ impl Browser {
     /// the next page: ChromeDriver may answer before a form submission's navigation ends.
     pub async fn click(&self, css: &str) {
         let before = self.url().await;
-        let id = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.press(css).await;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let ready = self
