@@ -28,6 +28,14 @@ async fn api_me(user: Bearer) -> web::Json<serde_json::Value> {
     web::Json(common::claims_json(&user))
 }
 
+/// `/me`'s work without its guard, for `cargo xtask load` (404 unless `APP_LOAD_TWIN=1`).
+async fn load_me() -> HttpResponse {
+    match common::unguarded_me() {
+        Some(claims) => HttpResponse::Ok().json(claims),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 /// The app's routes and middleware, for `App::configure`.
 pub fn app(auth: Authentiq) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     let authentiqjs = common::authentiqjs_page("actix-web", &auth);
@@ -49,6 +57,7 @@ pub fn app(auth: Authentiq) -> impl Fn(&mut web::ServiceConfig) + Clone + Send +
                 )
                 .route("/me", web::get().to(me))
                 .route("/api/me", web::get().to(api_me))
+                .route("/load/me", web::get().to(load_me))
                 .configure(authentiq_actix::routes(&auth))
                 .wrap(AuthMiddleware::new(auth.clone())),
         );

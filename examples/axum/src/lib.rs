@@ -7,6 +7,7 @@ use authentiq_axum::{AuthLayer, Authenticated, Bearer, MaybeAuthenticated, Remem
 use authentiq_core::Authentiq;
 use authentiq_example_common as common;
 pub use authentiq_example_common::Running;
+use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -27,6 +28,13 @@ async fn api_me(user: Bearer) -> Json<serde_json::Value> {
     Json(common::claims_json(&user))
 }
 
+/// `/me`'s work without its guard, for `cargo xtask load` (404 unless `APP_LOAD_TWIN=1`).
+async fn load_me() -> Result<Json<serde_json::Value>, StatusCode> {
+    common::unguarded_me()
+        .map(Json)
+        .ok_or(StatusCode::NOT_FOUND)
+}
+
 /// The app's router.
 pub fn app(auth: Authentiq) -> Router {
     let authentiqjs = common::authentiqjs_page("axum", &auth);
@@ -38,6 +46,7 @@ pub fn app(auth: Authentiq) -> Router {
         )
         .route("/me", get(me))
         .route("/api/me", get(api_me))
+        .route("/load/me", get(load_me))
         .merge(authentiq_axum::routes(&auth))
         .layer(AuthLayer::new(auth))
 }

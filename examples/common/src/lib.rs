@@ -18,6 +18,7 @@ mod readme {}
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use authentiq_core::SessionStoreSetting;
@@ -57,6 +58,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// A session store that overrides `APP_SESSION_STORE` (which the SDK reads itself).
     pub store: Option<SessionStoreSetting>,
+    /// `APP_LOAD_TWIN=1`: serve `GET /load/me`, the `/me` handler without its guard (see
+    /// [`unguarded_me`]). Off by default; `cargo xtask load` turns it on.
+    pub load_twin: bool,
 }
 
 impl Settings {
@@ -75,6 +79,7 @@ impl Settings {
             addr,
             public_url: var("APP_PUBLIC_URL"),
             store: None,
+            load_twin: var("APP_LOAD_TWIN").is_some_and(|v| v == "1"),
         })
     }
 
@@ -205,6 +210,9 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
     }
     let auth = builder.build().await?;
     END_TO_END.store(auth.config().encryption_required(), Ordering::Relaxed);
+    if settings.load_twin {
+        let _ = LOAD_TWIN.set(load_twin_claims(&auth));
+    }
     Ok(Example {
         auth,
         public_url,
@@ -215,6 +223,38 @@ pub async fn prepare(settings: &Settings, bound: SocketAddr) -> Result<Example, 
 /// Whether the app requires end-to-end encrypted ID Tokens (so every session began with one):
 /// set by [`prepare`], read by [`home_page`].
 static END_TO_END: AtomicBool = AtomicBool::new(false);
+
+/// The identity `GET /load/me` answers with, when [`Settings::load_twin`] is on.
+static LOAD_TWIN: OnceLock<Claims> = OnceLock::new();
+
+/// A fixed identity of the same shape as a signed-in person's: what the unguarded twin of `/me`
+/// serializes, so that its answer costs what `/me`'s does.
+fn load_twin_claims(auth: &Authentiq) -> Claims {
+    let cfg = auth.config();
+    serde_json::from_value(serde_json::json!({
+        "iss": cfg.issuer,
+        "sub": "load-twin-0000000000000000000000000000000000",
+        "aud": cfg.client_id,
+        "exp": 4_102_444_800u64,
+        "iat": 1_700_000_000u64,
+        "sid": "load-twin-session",
+        "scope": "openid aq:name email aq:push",
+        "name": "Load Tester",
+        "email": "load@example.com",
+        "email_verified": true,
+    }))
+    .unwrap_or_default()
+}
+
+/// The body of `GET /load/me`: the `/me` handler's work (the claims as the contract's JSON)
+/// for a fixed identity, with no guard in front. `cargo xtask load` compares a guarded route
+/// with it, so the ratio is what the guard costs and nothing else. `None` (answer 404) unless
+/// the app started with `APP_LOAD_TWIN=1`.
+pub fn unguarded_me() -> Option<serde_json::Value> {
+    LOAD_TWIN
+        .get()
+        .map(|claims| serde_json::to_value(claims).unwrap_or_default())
+}
 
 /// The client keys for the embedded provider: `AUTHENTIQ_CLIENT_KEYS` (JWKS text or
 /// `@<path>`), or a new set made for this run.

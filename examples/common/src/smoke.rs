@@ -238,6 +238,16 @@ pub async fn sign_in_me_sign_out(app: &str) {
     assert_eq!(status, 200, "/me with the session");
     let claims: serde_json::Value = serde_json::from_str(&body).expect("claims JSON");
     assert_eq!(claims["name"], "Smoke Tester");
+    // The load benchmark's unguarded twin of `/me` is not served unless asked for.
+    let (status, _, _) = b
+        .send(
+            reqwest::Method::GET,
+            &format!("{app}/load/me"),
+            None,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 404, "/load/me without APP_LOAD_TWIN");
     assert_eq!(claims["email"], "smoke@example.com");
     assert!(
         claims["iss"]

@@ -42,6 +42,12 @@ fn api_me(user: Bearer) -> (ContentType, String) {
     (ContentType::JSON, common::claims_json(&user).to_string())
 }
 
+/// `/me`'s work without its guard, for `cargo xtask load` (404 unless `APP_LOAD_TWIN=1`).
+#[rocket::get("/load/me")]
+fn load_me() -> Option<(ContentType, String)> {
+    common::unguarded_me().map(|claims| (ContentType::JSON, claims.to_string()))
+}
+
 /// The app, served on `addr`. Its configuration is set here, not read from `Rocket.toml` or
 /// `ROCKET_*` variables. Rocket's own log is off: the SDK logs through `tracing`, and the app
 /// prints one line once it listens.
@@ -54,7 +60,7 @@ pub fn app(auth: Authentiq, addr: SocketAddr) -> Rocket<Build> {
     };
     rocket::custom(config)
         .manage(AuthentiqJsPage(common::authentiqjs_page("rocket", &auth)))
-        .mount("/", rocket::routes![home, authentiqjs, me, api_me])
+        .mount("/", rocket::routes![home, authentiqjs, me, api_me, load_me])
         .mount("/", authentiq_rocket::routes(&auth))
         .register("/", authentiq_rocket::catchers())
         .attach(AuthFairing::new(auth))
