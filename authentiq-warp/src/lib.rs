@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::hash::{BuildHasher, RandomState};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -72,13 +73,32 @@ pub fn into_response(reply: Reply) -> Response {
 /// A request in flight, as both [`AuthFilter::wrap`] and the guards see it.
 type Key = (Method, String, Option<String>);
 
+/// The requests in flight that share one lock.
+type Shard = Mutex<HashMap<Key, (SessionCache, usize)>>;
+
+/// How many locks the table of requests in flight is split into. A request takes one of them,
+/// chosen by its key's hash, twice (when it enters the wrap and when it leaves) and a guard
+/// once more, each time for one map operation: requests on different keys seldom meet on a
+/// lock, so there is no lock that every request of the app waits for.
+const SHARDS: usize = 64;
+
 struct Shared {
     auth: Authentiq,
+    /// Picks a request's shard; seeded per process, so nobody can aim requests at one shard.
+    hasher: RandomState,
     /// The requests inside [`AuthFilter::wrap`] right now, with how many hold each key.
-    live: Mutex<HashMap<Key, (SessionCache, usize)>>,
+    live: Box<[Shard]>,
 }
 
 impl Shared {
+    fn new(auth: Authentiq) -> Self {
+        Self {
+            auth,
+            hasher: RandomState::new(),
+            live: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+
     /// Requests share a key (and so a session check) only when everything the checks read is
     /// the same: method, path and query, and the whole `Cookie` header (the session and the
     /// remembered-device cookies both come from it).
@@ -95,25 +115,41 @@ impl Shared {
         )
     }
 
-    fn live(&self) -> MutexGuard<'_, HashMap<Key, (SessionCache, usize)>> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard that holds `key`.
+    fn shard(&self, key: &Key) -> usize {
+        (self.hasher.hash_one(key) % SHARDS as u64) as usize
+    }
+
+    fn live(&self, shard: usize) -> MutexGuard<'_, HashMap<Key, (SessionCache, usize)>> {
+        self.live[shard]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn register(self: &Arc<Self>, head: &Head) -> Registration {
         let key = self.key(head);
-        let mut live = self.live();
-        let entry = live.entry(key.clone()).or_default();
-        entry.1 += 1;
+        let shard = self.shard(&key);
+        let session = {
+            let mut live = self.live(shard);
+            let entry = live.entry(key.clone()).or_default();
+            entry.1 += 1;
+            entry.0.clone()
+        };
         Registration {
             shared: self.clone(),
-            session: entry.0.clone(),
+            session,
+            shard,
             key,
         }
     }
 
     /// What a guard needs, or the refusal for a guard outside the wrap.
     fn context(&self, head: Head) -> Result<Context, warp::Rejection> {
-        let session = self.live().get(&self.key(&head)).map(|(s, _)| s.clone());
+        let key = self.key(&head);
+        let session = self
+            .live(self.shard(&key))
+            .get(&key)
+            .map(|(s, _)| s.clone());
         match session {
             Some(session) => Ok(Context {
                 auth: self.auth.clone(),
@@ -130,13 +166,14 @@ impl Shared {
 /// A request's place in [`Shared::live`], released when the request is answered or dropped.
 struct Registration {
     shared: Arc<Shared>,
+    shard: usize,
     key: Key,
     session: SessionCache,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut live = self.shared.live();
+        let mut live = self.shared.live(self.shard);
         if let Some(entry) = live.get_mut(&self.key) {
             entry.1 -= 1;
             if entry.1 == 0 {
@@ -167,8 +204,8 @@ impl Context {
 /// [`wrap`](Self::wrap) goes around your routes; [`authenticated`](Self::authenticated),
 /// [`maybe_authenticated`](Self::maybe_authenticated) and [`bearer`](Self::bearer) guard routes
 /// inside it. warp gives filters no per-request storage, so the wrap keeps a table of the
-/// requests it is answering (keyed by method, target and session cookie) where the guards find
-/// their request's session check: the cookie is read at most once per request, and its
+/// requests it is answering (keyed by method, target and cookies, split into 64 shards with a
+/// lock each) where the guards find their request's session check: the cookie is read at most once per request, and its
 /// refreshed or removed cookie is added to the response. Identical requests in flight at the
 /// same moment share one check. A guard outside the wrap finds no entry and answers 500
 /// ([`AuthError::NotConfigured`]).
@@ -197,10 +234,7 @@ impl AuthFilter {
     /// The filters for `auth`.
     pub fn new(auth: Authentiq) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                auth,
-                live: Mutex::default(),
-            }),
+            shared: Arc::new(Shared::new(auth)),
         }
     }
 
@@ -446,15 +480,60 @@ mod tests {
             .build()
             .await
             .expect("auth");
-        let shared = Shared {
-            auth,
-            live: Mutex::default(),
-        };
+        let shared = Arc::new(Shared::new(auth));
         let a = shared.key(&head(Some("authentiq_device=alice")));
         let b = shared.key(&head(Some("authentiq_device=bob")));
         let none = shared.key(&head(None));
         assert_ne!(a, b);
         assert_ne!(a, none);
         assert_eq!(a, shared.key(&head(Some("authentiq_device=alice"))));
+    }
+
+    /// The table spreads requests over its shards, a guard finds its own request's entry in
+    /// whichever shard that is, and every entry leaves with the last request that holds it.
+    #[tokio::test]
+    async fn the_table_is_sharded_and_empties_itself() {
+        let provider = authentiq_dev::DevProvider::start().expect("provider");
+        let client = provider.register_client(authentiq_dev::ClientRegistration::default());
+        let auth = Authentiq::builder(provider.issuer(), &client.client_id)
+            .client_secret(&client.client_secret)
+            .public_url("http://127.0.0.1:8000")
+            .build()
+            .await
+            .expect("auth");
+        let shared = Arc::new(Shared::new(auth));
+        let heads: Vec<Head> = (0..256)
+            .map(|i| head(Some(&format!("authentiq_device=person-{i}"))))
+            .collect();
+        let held: Vec<Registration> = heads.iter().map(|h| shared.register(h)).collect();
+        // The same request twice holds one entry, counted twice.
+        let again = shared.register(&heads[0]);
+        let used = (0..SHARDS).filter(|&i| !shared.live(i).is_empty()).count();
+        assert!(
+            used > SHARDS / 2,
+            "256 keys used only {used} of {SHARDS} shards"
+        );
+        for h in &heads {
+            let key = shared.key(h);
+            assert!(shared.live(shared.shard(&key)).contains_key(&key));
+        }
+        drop(held);
+        assert!(
+            shared
+                .context(head(Some("authentiq_device=person-0")))
+                .is_ok()
+        );
+        assert!(
+            shared
+                .context(head(Some("authentiq_device=person-1")))
+                .is_err()
+        );
+        drop(again);
+        assert!(
+            shared
+                .context(head(Some("authentiq_device=person-0")))
+                .is_err()
+        );
+        assert!((0..SHARDS).all(|i| shared.live(i).is_empty()));
     }
 }
