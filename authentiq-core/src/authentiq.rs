@@ -15,6 +15,9 @@ pub(crate) struct Inner {
     pub(crate) flow_cipher: CookieCipher,
     pub(crate) device_cipher: CookieCipher,
     pub(crate) names: CookieNames,
+    /// The HS256 key made from the client secret once, not on every token; `None` without a
+    /// secret.
+    pub(crate) hs256_key: Option<crate::crypto::HmacKey>,
     /// Bearer ID Tokens that passed every check.
     pub(crate) bearer_cache: BearerCache,
     /// Opened session cookies (cookie mode), so a hot session is not decrypted and parsed on
@@ -80,6 +83,7 @@ impl Authentiq {
                 flow_cipher: CookieCipher::new(&cfg.session_keys, "flow"),
                 device_cipher: CookieCipher::new(&cfg.session_keys, "device"),
                 names,
+                hs256_key: crate::crypto::HmacKey::new(cfg.client_secret.as_bytes()),
                 bearer_cache: BearerCache::default(),
                 session_cache: Default::default(),
                 provider,

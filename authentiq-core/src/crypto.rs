@@ -57,10 +57,20 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// HMAC-SHA256 verification with the client secret (Authentiq's default ID Token signature).
-pub(crate) fn hmac_sha256_verify(secret: &[u8], message: &[u8], tag: &[u8]) -> bool {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    hmac::verify(&key, message, tag).is_ok()
+/// The HMAC-SHA256 key of the client secret (Authentiq's default ID Token signature), made
+/// once: its inner and outer pads are hashed when it is made, not on every token.
+pub(crate) struct HmacKey(hmac::Key);
+
+impl HmacKey {
+    /// The key of `secret`; `None` for an empty secret, which signs nothing.
+    pub(crate) fn new(secret: &[u8]) -> Option<Self> {
+        (!secret.is_empty()).then(|| Self(hmac::Key::new(hmac::HMAC_SHA256, secret)))
+    }
+
+    /// Whether `tag` is the HMAC of `message` (compared in constant time).
+    pub(crate) fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
+        hmac::verify(&self.0, message, tag).is_ok()
+    }
 }
 
 /// The HKDF salt of cookie keys. It names the cipher, so that a master key never yields the
@@ -320,8 +330,10 @@ mod tests {
     #[test]
     fn hmac_verification() {
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"secret"), b"message");
-        assert!(hmac_sha256_verify(b"secret", b"message", tag.as_ref()));
-        assert!(!hmac_sha256_verify(b"secret", b"massage", tag.as_ref()));
-        assert!(!hmac_sha256_verify(b"secreT", b"message", tag.as_ref()));
+        let key = |secret: &[u8]| HmacKey::new(secret).expect("a secret");
+        assert!(key(b"secret").verify(b"message", tag.as_ref()));
+        assert!(!key(b"secret").verify(b"massage", tag.as_ref()));
+        assert!(!key(b"secreT").verify(b"message", tag.as_ref()));
+        assert!(HmacKey::new(b"").is_none());
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::ValidatedToken;
 use super::keys::KeySet;
 use super::policy::{AlgPolicy, Algorithm, Channel};
-use crate::crypto::{b64url_decode, hmac_sha256_verify};
+use crate::crypto::{HmacKey, b64url_decode};
 use crate::error::TokenError;
 
 /// The largest token accepted, in bytes. Authentiq ID Tokens are about 1 KB.
@@ -117,12 +117,12 @@ impl<'a> Jws<'a> {
         policy.decide(self.alg, &self.alg_name, channel)
     }
 
-    /// Checks an HS256 signature against the client secret.
-    pub(crate) fn verify_hmac(&self, secret: &[u8]) -> Result<(), TokenError> {
+    /// Checks an HS256 signature against the client secret's key.
+    pub(crate) fn verify_hmac(&self, key: &HmacKey) -> Result<(), TokenError> {
         if self.signature.is_empty() {
             return Err(TokenError::Unsigned);
         }
-        if hmac_sha256_verify(secret, self.signing_input.as_bytes(), &self.signature) {
+        if key.verify(self.signing_input.as_bytes(), &self.signature) {
             Ok(())
         } else {
             Err(TokenError::BadSignature)

@@ -150,14 +150,13 @@ impl Authentiq {
         match jws.check_policy(&cfg.alg_policy, channel)? {
             None => Ok(None),
             Some(Algorithm::HS256) => {
-                let secret = cfg.client_secret.as_bytes();
-                if secret.is_empty() {
+                let Some(key) = &self.inner.hs256_key else {
                     return Err(TokenError::AlgorithmNotAllowed {
                         alg: "HS256".into(),
                         channel: "a client without secret",
                     });
-                }
-                jws.verify_hmac(secret).map(|()| Some(Algorithm::HS256))
+                };
+                jws.verify_hmac(key).map(|()| Some(Algorithm::HS256))
             }
             Some(alg) => self
                 .inner
