@@ -55,20 +55,14 @@ pub trait RequestHead {
         self.header_values(name).next()
     }
     /// Every cookie of the request as (name, value), across all `Cookie` headers (HTTP/2
-    /// splits them), parsed with the `cookie` crate. Malformed pairs are skipped; a value in
-    /// double quotes is returned without them.
+    /// splits them), in order. Whitespace around names and values is ignored, a value in double
+    /// quotes is returned without them, and a pair without `=` or with an empty name is
+    /// skipped. Nothing is allocated or validated beyond the split, so looking for one cookie
+    /// costs one pass over the header.
     fn cookies(&self) -> impl Iterator<Item = (&str, &str)> {
         self.header_values("cookie")
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(|c| {
-                let c = c.ok()?;
-                let value = c.value_raw()?;
-                let value = value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(value);
-                Some((c.name_raw()?, value))
-            })
+            .flat_map(|header| header.split(';'))
+            .filter_map(cookie_pair)
     }
     /// The value of cookie `name`; the first one wins.
     fn cookie(&self, name: &str) -> Option<&str> {
@@ -81,6 +75,21 @@ pub trait RequestHead {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
     }
+}
+
+/// One `name=value` pair of a `Cookie` header (see [`RequestHead::cookies`]).
+fn cookie_pair(pair: &str) -> Option<(&str, &str)> {
+    let (name, value) = pair.split_once('=')?;
+    let name = name.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let value = value.trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    Some((name, value))
 }
 
 fn http_header_values<'a>(
@@ -407,11 +416,31 @@ mod tests {
         let r = req(
             "GET",
             "/",
-            &[("cookie", "junk; a=1; =x; b"), ("cookie", "c=\"3\"")],
+            &[
+                ("cookie", "junk; a=1; =x; b;;  d = 4 ;a=2"),
+                ("cookie", "c=\"3\"; e=\"; f=g=h"),
+            ],
         );
-        assert_eq!(r.cookie("a"), Some("1"));
-        assert_eq!(r.cookie("c"), Some("3"));
-        assert_eq!(r.cookie("b"), None);
+        assert_eq!(r.cookie("a"), Some("1"), "the first one wins");
+        assert_eq!(r.cookie("c"), Some("3"), "quotes are not the value");
+        assert_eq!(r.cookie("b"), None, "a pair without = is no cookie");
+        assert_eq!(r.cookie(""), None, "an empty name is no cookie");
+        assert_eq!(r.cookie("d"), Some("4"), "whitespace around name and value");
+        assert_eq!(r.cookie("e"), Some("\""), "a lone quote stays");
+        assert_eq!(r.cookie("f"), Some("g=h"), "the value runs to the next ;");
+        assert_eq!(r.cookie("junk"), None);
+        let all: Vec<_> = r.cookies().collect();
+        assert_eq!(
+            all,
+            [
+                ("a", "1"),
+                ("d", "4"),
+                ("a", "2"),
+                ("c", "3"),
+                ("e", "\""),
+                ("f", "g=h")
+            ]
+        );
     }
 
     #[test]
