@@ -361,10 +361,18 @@ impl Authentiq {
     ) -> Result<Identity<C>, AuthError> {
         let now = clock::now();
         let generation = self.inner.provider.key_generation();
-        let verified = match self.inner.bearer_cache.get(token, now, generation) {
+        // Read before asking: a revocation recorded during the check moves it again.
+        let revocations = self.config().session.store.revocation_version();
+        let cache = &self.inner.bearer_cache;
+        let verified = match cache.get(token, now, generation) {
             Some(hit) => {
-                self.bearer_not_logged_out(&hit).await?;
-                hit
+                if hit.needs_revocation_check(revocations) {
+                    self.bearer_not_logged_out(&hit.value).await?;
+                    if let Some(v) = revocations {
+                        cache.passed_revocation_check(token, v);
+                    }
+                }
+                hit.value
             }
             None => {
                 let (verified, until) = self.verify_bearer_token(token).await?;
@@ -374,9 +382,7 @@ impl Authentiq {
                 if let Some(g) = generation
                     && self.inner.provider.key_generation() == Some(g)
                 {
-                    self.inner
-                        .bearer_cache
-                        .insert(token, verified.clone(), until, g, now);
+                    cache.insert(token, verified.clone(), until, g, now, revocations);
                 }
                 verified
             }

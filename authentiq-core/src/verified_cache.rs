@@ -25,7 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Entries at most (over all shards), per cache.
@@ -102,6 +102,27 @@ struct Entry<T> {
     used: AtomicBool,
     /// What it weighs, reckoned once at insertion.
     size: usize,
+    /// The session store's revocation version at which the credential was last found not
+    /// revoked ([`NEVER`] when unknown).
+    revocations: AtomicU64,
+}
+
+/// An entry's revocation version before anyone asked.
+const NEVER: u64 = u64::MAX;
+
+/// A remembered credential: what it yields, and the session store's revocation version at
+/// which it was last found not revoked (see [`crate::SessionStore::revocation_version`]).
+pub(crate) struct Hit<T> {
+    pub(crate) value: Arc<T>,
+    revocations: u64,
+}
+
+impl<T> Hit<T> {
+    /// Whether the revocation checks must be asked again: always, unless the store reports a
+    /// version and it is the one at which this credential last passed them.
+    pub(crate) fn needs_revocation_check(&self, version: Option<u64>) -> bool {
+        version != Some(self.revocations)
+    }
 }
 
 impl<T> Entry<T> {
@@ -233,7 +254,7 @@ impl<T: Weigh> VerifiedCache<T> {
 
     /// The verified result for exactly `token`, if it is remembered, unexpired at `now` and
     /// was verified with key-set generation `keys`.
-    pub(crate) fn get(&self, token: &str, now: u64, keys: Option<u64>) -> Option<Arc<T>> {
+    pub(crate) fn get(&self, token: &str, now: u64, keys: Option<u64>) -> Option<Hit<T>> {
         let keys = keys?;
         let slot = self.slot(token);
         let shard = self.shard(slot).read().unwrap_or_else(|p| p.into_inner());
@@ -244,13 +265,37 @@ impl<T: Weigh> VerifiedCache<T> {
         if !e.used.load(Ordering::Relaxed) {
             e.used.store(true, Ordering::Relaxed);
         }
-        Some(e.verified.clone())
+        Some(Hit {
+            value: e.verified.clone(),
+            revocations: e.revocations.load(Ordering::Acquire),
+        })
+    }
+
+    /// Records that exactly `token`, if remembered, passed the revocation checks at the
+    /// store's revocation version `version` (read before asking).
+    pub(crate) fn passed_revocation_check(&self, token: &str, version: u64) {
+        let slot = self.slot(token);
+        let shard = self.shard(slot).read().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = shard.map.get(&slot)
+            && *e.token == *token
+        {
+            e.revocations.store(version, Ordering::Release);
+        }
     }
 
     /// Remembers a token that passed every check, until `until`, for key-set generation
-    /// `keys`. A token that does not fit, or whose slot another live token holds, is not
-    /// remembered (it is simply verified again next time).
-    pub(crate) fn insert(&self, token: &str, verified: Arc<T>, until: u64, keys: u64, now: u64) {
+    /// `keys`; `revocations` is the store's revocation version at which it passed the
+    /// revocation checks (read before asking). A token that does not fit, or whose slot another
+    /// live token holds, is not remembered (it is simply verified again next time).
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        verified: Arc<T>,
+        until: u64,
+        keys: u64,
+        now: u64,
+        revocations: Option<u64>,
+    ) {
         if token.len() > MAX_TOKEN || until <= now {
             return;
         }
@@ -263,6 +308,7 @@ impl<T: Weigh> VerifiedCache<T> {
             keys,
             used: AtomicBool::new(false),
             size,
+            revocations: AtomicU64::new(revocations.unwrap_or(NEVER)),
         };
         let mut shard = self.shard(slot).write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = shard.map.get(&slot) {
@@ -330,9 +376,9 @@ mod tests {
     fn a_hit_needs_the_same_token_the_same_keys_and_time_left() {
         let c = BearerCache::default();
         let token = "aaa.bbb.the-signature-of-the-provider-0123456789";
-        c.insert(token, verified("u"), 100, 7, 10);
+        c.insert(token, verified("u"), 100, 7, 10, None);
         assert_eq!(
-            c.get(token, 10, Some(7)).map(|v| v.subject.clone()),
+            c.get(token, 10, Some(7)).map(|v| v.value.subject.clone()),
             Some("u".into())
         );
         assert!(c.get(token, 100, Some(7)).is_none(), "expired at `until`");
@@ -343,22 +389,46 @@ mod tests {
         assert_eq!(c.slot(twin), c.slot(token));
         assert!(c.get(twin, 10, Some(7)).is_none());
         // And inserting it does not displace the live entry.
-        c.insert(twin, verified("mallory"), 100, 7, 10);
+        c.insert(twin, verified("mallory"), 100, 7, 10, None);
         assert_eq!(
-            c.get(token, 10, Some(7)).map(|v| v.subject.clone()),
+            c.get(token, 10, Some(7)).map(|v| v.value.subject.clone()),
             Some("u".into())
         );
         assert!(c.get(twin, 10, Some(7)).is_none());
     }
 
     #[test]
+    fn revocations_are_asked_again_whenever_the_version_moved() {
+        let c = BearerCache::default();
+        let token = "aaa.bbb.the-signature-of-the-provider-0123456789";
+        let twin = "aab.bbb.the-signature-of-the-provider-0123456789";
+        let needs = |version: Option<u64>| {
+            c.get(token, 10, Some(7))
+                .expect("remembered")
+                .needs_revocation_check(version)
+        };
+        c.insert(token, verified("u"), 100, 7, 10, None);
+        assert!(needs(Some(0)), "never asked yet");
+        c.insert(token, verified("u"), 100, 7, 10, Some(3));
+        assert!(!needs(Some(3)), "asked at this version");
+        assert!(needs(Some(4)), "a revocation since");
+        assert!(needs(None), "a store without versions is always asked");
+        // Another token in the same slot records nothing for this one.
+        c.passed_revocation_check(twin, 4);
+        assert!(needs(Some(4)));
+        c.passed_revocation_check(token, 4);
+        assert!(!needs(Some(4)));
+        assert!(needs(Some(5)));
+    }
+
+    #[test]
     fn bounded_in_entries_and_bytes_and_hot_entries_stay() {
         let c = BearerCache::default();
         let hot = "hot.token.the-hot-signature-0000000000";
-        c.insert(hot, verified("hot"), 1000, 1, 0);
+        c.insert(hot, verified("hot"), 1000, 1, 0, None);
         for i in 0..(MAX_ENTRIES * 3) {
             let t = format!("t.{i}.distinct-valid-signature-{i:08}");
-            c.insert(&t, verified("flood"), 1000, 1, 0);
+            c.insert(&t, verified("flood"), 1000, 1, 0, None);
             if i % 64 == 0 {
                 assert!(
                     c.get(hot, 0, Some(1)).is_some(),
@@ -375,11 +445,18 @@ mod tests {
             claims: serde_json::Value::String(" ".repeat(MAX_BYTES / SHARDS / 2)),
         });
         for i in 0..64 {
-            c.insert(&format!("big.{i}.sig-{i:040}"), big.clone(), 1000, 1, 0);
+            c.insert(
+                &format!("big.{i}.sig-{i:040}"),
+                big.clone(),
+                1000,
+                1,
+                0,
+                None,
+            );
         }
         assert!(c.bytes() <= MAX_BYTES, "{}", c.bytes());
         let oversized = "x".repeat(MAX_TOKEN + 1);
-        c.insert(&oversized, verified("o"), 1000, 1, 0);
+        c.insert(&oversized, verified("o"), 1000, 1, 0, None);
         assert!(c.get(&oversized, 0, Some(1)).is_none());
     }
 
@@ -387,11 +464,25 @@ mod tests {
     fn expired_and_stale_entries_go_first() {
         let c = BearerCache::default();
         for i in 0..MAX_ENTRIES {
-            c.insert(&format!("old.{i}.sig-{i:020}"), verified("old"), 50, 1, 0);
+            c.insert(
+                &format!("old.{i}.sig-{i:020}"),
+                verified("old"),
+                50,
+                1,
+                0,
+                None,
+            );
         }
         // At 60 every old entry has expired: new ones replace them, not each other.
         for i in 0..MAX_ENTRIES / 2 {
-            c.insert(&format!("new.{i}.sig-{i:020}"), verified("new"), 500, 1, 60);
+            c.insert(
+                &format!("new.{i}.sig-{i:020}"),
+                verified("new"),
+                500,
+                1,
+                60,
+                None,
+            );
         }
         let live = (0..MAX_ENTRIES / 2)
             .filter(|i| {

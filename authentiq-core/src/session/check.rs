@@ -82,15 +82,21 @@ impl Authentiq {
         let store = &self.inner.cfg.session.store;
         let now = clock::now();
         let idle = self.inner.cfg.session.idle.as_secs();
+        // Read before asking: a revocation recorded during the check moves it again.
+        let revocations = store.revocation_version();
         // Cookie mode: a cookie opened before is remembered until its session would expire
-        // (absolute or idle), keyed by the whole sealed value; revocation is still asked below.
+        // (absolute or idle), keyed by the whole sealed value; revocation is still asked below
+        // whenever the store's revocations changed since this cookie was last asked about.
         let remembered = if store.holds_data() {
             None
         } else {
             self.inner.session_cache.get(value, now, Some(0))
         };
-        let data = match remembered {
-            Some(data) => data,
+        let (data, ask, fresh) = match remembered {
+            Some(hit) => {
+                let ask = hit.needs_revocation_check(revocations);
+                (hit.value, ask, false)
+            }
             None => {
                 let data = match self.open_session(name, value).await {
                     Ok(data) => data,
@@ -113,25 +119,31 @@ impl Authentiq {
                 if now >= data.seen.saturating_add(idle) {
                     return invalid("the session was idle too long");
                 }
-                let data = std::sync::Arc::new(data);
-                if !store.holds_data() {
-                    let until = data.exp.min(data.seen.saturating_add(idle));
-                    self.inner
-                        .session_cache
-                        .insert(value, data.clone(), until, 0, now);
-                }
-                data
+                (std::sync::Arc::new(data), true, true)
             }
         };
-        match store.is_revoked(&data).await {
-            Ok(false) => {}
-            Ok(true) => return invalid("the session was ended"),
-            Err(e) => {
-                tracing::error!(store = store.name(), "session store failed: {e}");
-                return SessionCheck {
-                    state: SessionState::Failed(e.0),
-                    set_cookie: None,
-                };
+        if ask {
+            match store.is_revoked(&data).await {
+                Ok(false) => {}
+                Ok(true) => return invalid("the session was ended"),
+                Err(e) => {
+                    tracing::error!(store = store.name(), "session store failed: {e}");
+                    return SessionCheck {
+                        state: SessionState::Failed(e.0),
+                        set_cookie: None,
+                    };
+                }
+            }
+        }
+        if !store.holds_data() {
+            // Only a cookie that passed every check, revocation included, is remembered.
+            if fresh {
+                let until = data.exp.min(data.seen.saturating_add(idle));
+                self.inner
+                    .session_cache
+                    .insert(value, data.clone(), until, 0, now, revocations);
+            } else if ask && let Some(v) = revocations {
+                self.inner.session_cache.passed_revocation_check(value, v);
             }
         }
         // Slide the idle timer at most every twentieth of the idle period.

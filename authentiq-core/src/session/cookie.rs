@@ -1,6 +1,7 @@
 //! The default mode: session data sealed in the cookie, revocations in this process's memory.
 
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::marks::Marks;
 use super::{Revocation, SessionData, SessionStore, StoreError, read, write};
@@ -15,6 +16,8 @@ use super::{Revocation, SessionData, SessionStore, StoreError, read, write};
 #[derive(Default, Debug)]
 pub struct CookieSessions {
     marks: RwLock<Marks>,
+    /// Counts the revocations recorded: [`SessionStore::revocation_version`].
+    revocations: AtomicU64,
 }
 
 #[async_trait::async_trait]
@@ -36,7 +39,12 @@ impl SessionStore for CookieSessions {
     }
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError> {
         write(&self.marks).add(what);
+        // After the mark is in: a guard that sees the new number sees the mark.
+        self.revocations.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+    fn revocation_version(&self) -> Option<u64> {
+        Some(self.revocations.load(Ordering::SeqCst))
     }
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError> {
         let marks = read(&self.marks);

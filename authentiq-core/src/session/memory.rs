@@ -1,6 +1,7 @@
 //! Sessions held in this process's memory.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use super::marks::Marks;
@@ -13,6 +14,8 @@ pub struct MemoryStore {
     sessions: Mutex<HashMap<String, SessionData>>,
     /// `sid`/`sub` marks for bearer ID Tokens, and used logout-token `jti`s.
     marks: RwLock<Marks>,
+    /// Counts the revocations recorded: [`SessionStore::revocation_version`].
+    revocations: AtomicU64,
 }
 
 #[async_trait::async_trait]
@@ -65,7 +68,12 @@ impl SessionStore for MemoryStore {
             }
         }
         write(&self.marks).add(what);
+        // After the sessions are gone and the mark is in.
+        self.revocations.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+    fn revocation_version(&self) -> Option<u64> {
+        Some(self.revocations.load(Ordering::SeqCst))
     }
     async fn is_revoked(&self, _data: &SessionData) -> Result<bool, StoreError> {
         // Revoked sessions are deleted, so a session that loads is live.

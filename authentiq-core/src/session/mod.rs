@@ -156,6 +156,16 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn revoke(&self, what: Revocation) -> Result<(), StoreError>;
     /// Whether the session `data` was revoked.
     async fn is_revoked(&self, data: &SessionData) -> Result<bool, StoreError>;
+    /// A number that changes with every revocation this store records, for a store whose
+    /// revocations all pass through this process: it must change after the revocation is
+    /// visible to [`is_revoked`](Self::is_revoked) and
+    /// [`is_token_revoked`](Self::is_token_revoked), and before [`revoke`](Self::revoke)
+    /// returns. The guards then ask those again about a remembered session cookie or bearer
+    /// token only when the number changed since they last asked about it. `None` (the default)
+    /// has them ask on every request, as a store shared with other processes must.
+    fn revocation_version(&self) -> Option<u64> {
+        None
+    }
     /// Whether an ID Token of `sub` (with provider session `sid`) issued at `iat` was ended by
     /// a later [`Revocation::Sid`] or [`Revocation::Sub`]: bearer tokens obey logouts too.
     async fn is_token_revoked(
