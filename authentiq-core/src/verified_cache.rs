@@ -136,6 +136,8 @@ struct Shard<T> {
     /// Slots in insertion order: the eviction hand's round.
     ring: VecDeque<u64>,
     bytes: usize,
+    /// When unusable entries were last swept out (unix seconds).
+    swept: u64,
 }
 
 impl<T> Default for Shard<T> {
@@ -144,6 +146,7 @@ impl<T> Default for Shard<T> {
             map: HashMap::default(),
             ring: VecDeque::new(),
             bytes: 0,
+            swept: 0,
         }
     }
 }
@@ -319,8 +322,12 @@ impl<T: Weigh> VerifiedCache<T> {
             shard.remove(slot);
         }
         let (max_entries, max_bytes) = (MAX_ENTRIES / SHARDS, MAX_BYTES / SHARDS);
-        if shard.map.len() >= max_entries || shard.bytes + size > max_bytes {
-            // Entries that can no longer be used go first.
+        if (shard.map.len() >= max_entries || shard.bytes + size > max_bytes) && shard.swept < now {
+            // Entries that can no longer be used go first. A sweep reads the whole shard, so
+            // it runs at most once a second: a flood of new tokens into a full shard would
+            // otherwise pay it on every insert. Between sweeps the eviction hand finds them,
+            // as an entry that can no longer be used is never marked used again.
+            shard.swept = now;
             shard.map.retain(|_, e| now < e.until && e.keys == keys);
             shard.bytes = shard.map.values().map(Entry::bytes).sum();
             let Shard { map, ring, .. } = &mut *shard;
