@@ -22,7 +22,7 @@ pub(crate) struct Inner {
     pub(crate) bearer_cache: BearerCache,
     /// Opened session cookies (cookie mode), so a hot session is not decrypted and parsed on
     /// every request.
-    pub(crate) session_cache: crate::verified_cache::VerifiedCache<crate::session::SessionData>,
+    pub(crate) session_cache: crate::verified_cache::VerifiedCache<crate::session::OpenSession>,
 }
 
 pub(crate) struct CookieNames {

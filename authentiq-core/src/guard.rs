@@ -258,22 +258,9 @@ impl Authentiq {
             SessionState::None => Err(AuthError::Unauthenticated),
             SessionState::Invalid(why) => Err(AuthError::SessionInvalid(why)),
             SessionState::Failed(e) => Err(AuthError::Store(e.clone())),
-            SessionState::Valid(d) => {
-                // The app's type reads the stored claims in place, with the session's own
-                // `iss`, `sub` and `sid` beside them: no copy of the claims is made.
-                let own = [
-                    ("iss", Some(Value::String(d.iss.clone()))),
-                    ("sub", Some(Value::String(d.sub.clone()))),
-                    ("sid", d.sid.clone().map(Value::String)),
-                ];
-                let entries = d
-                    .claims
-                    .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "iss" | "sub" | "sid"))
-                    .map(|(k, v)| (k.as_str(), v))
-                    .chain(own.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v))));
-                let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries);
-                let c = C::deserialize(map).map_err(|e| {
+            SessionState::Valid(open) => {
+                let d = &open.data;
+                let c = C::deserialize(&open.identity).map_err(|e| {
                     tracing::warn!(problem = %claims_problem(&e), "session claims do not fit the requested claims type");
                     AuthError::SessionInvalid(
                         "the session claims do not fit this route's claims type",

@@ -52,6 +52,13 @@ fn json_weight(v: &serde_json::Value) -> usize {
     }
 }
 
+impl Weigh for crate::session::OpenSession {
+    fn weight(&self) -> usize {
+        // The identity map is the claims again, with three short strings.
+        self.data.weight() * 2
+    }
+}
+
 impl Weigh for crate::session::SessionData {
     fn weight(&self) -> usize {
         let text = [&self.id, &self.sub, &self.iss, &self.aud]

@@ -21,7 +21,7 @@ pub struct SessionCheck {
 #[derive(Clone, Debug)]
 pub(crate) enum SessionState {
     None,
-    Valid(std::sync::Arc<SessionData>),
+    Valid(std::sync::Arc<OpenSession>),
     Invalid(&'static str),
     Failed(String),
 }
@@ -31,7 +31,7 @@ impl std::fmt::Debug for SessionCheck {
         let mut d = f.debug_struct("SessionCheck");
         match &self.state {
             SessionState::None => d.field("state", &"none"),
-            SessionState::Valid(data) => d.field("state", &"valid").field("sub", &data.sub),
+            SessionState::Valid(open) => d.field("state", &"valid").field("sub", &open.data.sub),
             SessionState::Invalid(why) => d.field("state", &"invalid").field("reason", why),
             SessionState::Failed(e) => d.field("state", &"store failed").field("error", e),
         };
@@ -44,9 +44,34 @@ impl SessionCheck {
     /// The live session, if any.
     pub fn session(&self) -> Option<&SessionData> {
         match &self.state {
-            SessionState::Valid(d) => Some(d),
+            SessionState::Valid(d) => Some(&d.data),
             _ => None,
         }
+    }
+}
+
+/// A session that passed every check, as the guards read it on each request (and as the
+/// opened-session cache keeps it).
+#[derive(Debug)]
+pub(crate) struct OpenSession {
+    pub(crate) data: SessionData,
+    /// The stored claims with the session's own `iss`, `sub` and `sid` in place of any they
+    /// carried, made once when the session opens: the app's claims type deserializes from
+    /// this map on every request, through `serde_json`'s own map deserializer.
+    pub(crate) identity: serde_json::Map<String, serde_json::Value>,
+}
+
+impl OpenSession {
+    pub(crate) fn new(data: SessionData) -> Self {
+        use serde_json::Value;
+        let mut identity = data.claims.clone();
+        identity.insert("iss".into(), Value::String(data.iss.clone()));
+        identity.insert("sub".into(), Value::String(data.sub.clone()));
+        match &data.sid {
+            Some(sid) => identity.insert("sid".into(), Value::String(sid.clone())),
+            None => identity.remove("sid"),
+        };
+        Self { data, identity }
     }
 }
 
@@ -119,11 +144,11 @@ impl Authentiq {
                 if now >= data.seen.saturating_add(idle) {
                     return invalid("the session was idle too long");
                 }
-                (std::sync::Arc::new(data), true, true)
+                (std::sync::Arc::new(OpenSession::new(data)), true, true)
             }
         };
         if ask {
-            match store.is_revoked(&data).await {
+            match store.is_revoked(&data.data).await {
                 Ok(false) => {}
                 Ok(true) => return invalid("the session was ended"),
                 Err(e) => {
@@ -138,7 +163,7 @@ impl Authentiq {
         if !store.holds_data() {
             // Only a cookie that passed every check, revocation included, is remembered.
             if fresh {
-                let until = data.exp.min(data.seen.saturating_add(idle));
+                let until = data.data.exp.min(data.data.seen.saturating_add(idle));
                 self.inner
                     .session_cache
                     .insert(value, data.clone(), until, 0, now, revocations);
@@ -149,8 +174,8 @@ impl Authentiq {
         // Slide the idle timer at most every twentieth of the idle period.
         let mut set_cookie = None;
         let mut data = data;
-        if now.saturating_sub(data.seen) >= (idle / 20).max(1) {
-            let mut slid = (*data).clone();
+        if now.saturating_sub(data.data.seen) >= (idle / 20).max(1) {
+            let mut slid = data.data.clone();
             slid.seen = now;
             if store.holds_data() {
                 // Only a session that still exists slides: a logout that landed since the
@@ -163,7 +188,7 @@ impl Authentiq {
             } else {
                 set_cookie = Some(self.sealed_cookie(&slid));
             }
-            data = std::sync::Arc::new(slid);
+            data = std::sync::Arc::new(OpenSession::new(slid));
         }
         SessionCheck {
             state: SessionState::Valid(data),
@@ -253,7 +278,7 @@ mod tests {
         let mut d = data("the-session-id", "alice", None, 1);
         d.id_token = Some("the.id.token".into());
         let valid = SessionCheck {
-            state: SessionState::Valid(std::sync::Arc::new(d)),
+            state: SessionState::Valid(std::sync::Arc::new(OpenSession::new(d))),
             set_cookie: Some("session=sealed-secret".into()),
         };
         let shown = format!("{valid:?}");
@@ -290,5 +315,27 @@ mod tests {
             }
         );
         assert!(none.contains("none"), "{none}");
+    }
+
+    /// The identity the app's claims type reads carries the session's own `iss`, `sub` and
+    /// `sid`, whatever the stored claims say.
+    #[test]
+    fn the_identity_claims_are_the_sessions_own() {
+        let mut d = data("id", "alice", None, 1);
+        for (k, v) in [
+            ("sub", "mallory"),
+            ("iss", "evil"),
+            ("sid", "x"),
+            ("name", "A"),
+        ] {
+            d.claims.insert(k.into(), v.into());
+        }
+        let open = OpenSession::new(d.clone());
+        assert_eq!(open.identity["sub"], "alice");
+        assert_eq!(open.identity["iss"], "i");
+        assert_eq!(open.identity["name"], "A");
+        assert!(!open.identity.contains_key("sid"), "no sid of its own");
+        d.sid = Some("s1".into());
+        assert_eq!(OpenSession::new(d).identity["sid"], "s1");
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use check::SessionCheck;
-pub(crate) use check::SessionState;
+pub(crate) use check::{OpenSession, SessionState};
 pub use cookie::CookieSessions;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
