@@ -18,8 +18,11 @@
 //!   first), when the key set it was verified with is replaced or goes stale (for bearer
 //!   tokens: a refetch after rotation or withdrawal gives a new generation, and an expired set
 //!   none), and it never answers for logouts: the logout marks and the session revocations are
-//!   asked on every request, hit or miss.
-//! - **Bounded** in entries and in bytes: when full, expired entries go first, then the least
+//!   asked again whenever the session store recorded a revocation since this credential last
+//!   passed them (stores that report a revocation version: the cookie and memory stores), and
+//!   on every request, hit or miss, with any other store (Redis, your own).
+//! - **Bounded** in entries and in bytes: when full, expired entries go first (a full shard is
+//!   swept at most once a second; between sweeps the eviction hand finds them), then the least
 //!   that was not used since the eviction hand last passed it (second chance, "CLOCK"), so a
 //!   flood of fresh tokens cannot grow memory, and a token in use keeps its place.
 
