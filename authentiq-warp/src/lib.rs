@@ -467,11 +467,8 @@ mod tests {
         }
     }
 
-    /// Two requests in flight at once share a session check only when they carry the same
-    /// cookies: two browsers with the same (or no) session but different remembered devices
-    /// must never see each other's "Continue as".
-    #[tokio::test]
-    async fn requests_share_a_check_only_with_the_same_cookies() {
+    /// A request table for a client of a new development provider (kept alive with it).
+    async fn shared() -> (authentiq_dev::DevProvider, Arc<Shared>) {
         let provider = authentiq_dev::DevProvider::start().expect("provider");
         let client = provider.register_client(authentiq_dev::ClientRegistration::default());
         let auth = Authentiq::builder(provider.issuer(), &client.client_id)
@@ -480,7 +477,15 @@ mod tests {
             .build()
             .await
             .expect("auth");
-        let shared = Arc::new(Shared::new(auth));
+        (provider, Arc::new(Shared::new(auth)))
+    }
+
+    /// Two requests in flight at once share a session check only when they carry the same
+    /// cookies: two browsers with the same (or no) session but different remembered devices
+    /// must never see each other's "Continue as".
+    #[tokio::test]
+    async fn requests_share_a_check_only_with_the_same_cookies() {
+        let (_provider, shared) = shared().await;
         let a = shared.key(&head(Some("authentiq_device=alice")));
         let b = shared.key(&head(Some("authentiq_device=bob")));
         let none = shared.key(&head(None));
@@ -493,15 +498,7 @@ mod tests {
     /// whichever shard that is, and every entry leaves with the last request that holds it.
     #[tokio::test]
     async fn the_table_is_sharded_and_empties_itself() {
-        let provider = authentiq_dev::DevProvider::start().expect("provider");
-        let client = provider.register_client(authentiq_dev::ClientRegistration::default());
-        let auth = Authentiq::builder(provider.issuer(), &client.client_id)
-            .client_secret(&client.client_secret)
-            .public_url("http://127.0.0.1:8000")
-            .build()
-            .await
-            .expect("auth");
-        let shared = Arc::new(Shared::new(auth));
+        let (_provider, shared) = shared().await;
         let heads: Vec<Head> = (0..256)
             .map(|i| head(Some(&format!("authentiq_device=person-{i}"))))
             .collect();
