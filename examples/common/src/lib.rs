@@ -227,19 +227,18 @@ static END_TO_END: AtomicBool = AtomicBool::new(false);
 /// The identity `GET /load/me` answers with, when [`Settings::load_twin`] is on.
 static LOAD_TWIN: OnceLock<Claims> = OnceLock::new();
 
-/// A fixed identity of the same shape as a signed-in person's: what the unguarded twin of `/me`
-/// serializes, so that its answer costs what `/me`'s does.
+/// A fixed identity with the claims `/me` shows for the load driver's signed-in person (the
+/// same names, values of the same lengths): what the unguarded twin of `/me` serializes, so
+/// that its answer costs what `/me`'s does.
 fn load_twin_claims(auth: &Authentiq) -> Claims {
-    let cfg = auth.config();
     serde_json::from_value(serde_json::json!({
-        "iss": cfg.issuer,
-        "sub": "load-twin-0000000000000000000000000000000000",
-        "aud": cfg.client_id,
-        "exp": 4_102_444_800u64,
-        "iat": 1_700_000_000u64,
-        "sid": "load-twin-session",
+        "iss": auth.config().issuer,
+        "sub": "load-tester",
+        "sid": "load-twin-session-000000",
         "scope": "openid aq:name email aq:push",
         "name": "Load Tester",
+        "given_name": "Alice",
+        "family_name": "Example",
         "email": "load@example.com",
         "email_verified": true,
     }))

@@ -178,13 +178,17 @@ fn tester() -> Approval {
     }
 }
 
-/// The claims of a minted bearer token, beside the ones the provider fills in.
+/// The claims of a minted bearer token, beside the ones the provider fills in: the identity
+/// claims the session's `/me` shows, so that `/api/me` answers as much JSON as the twin.
 fn token_claims() -> serde_json::Value {
     json!({
         "name": "Load Tester",
+        "given_name": "Alice",
+        "family_name": "Example",
         "email": "load@example.com",
         "email_verified": true,
         "scope": "openid aq:name email aq:push",
+        "sid": "load-bearer-session-0000",
     })
 }
 
